@@ -1,0 +1,52 @@
+"""The ``dcl`` command line: a thin layer over the Python API.
+
+Each module in this package adds one subcommand through ``add_parser(subparsers)``, setting
+``func`` to a function ``(args) -> int``. A :class:`~dcl.errors.DCLError` (a user mistake)
+is printed as one line and exits with status 2; so are argument errors.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from ..errors import DCLError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump), exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="dcl", description="Dictionary Contrastive Learning and local supervision.")
+    from .. import __version__
+    parser.add_argument("--version", action="version", version=f"dcl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    for name in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        if name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{name}")
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DCLError as e:
+        print(f"dcl {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"dcl {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    sys.exit(main())

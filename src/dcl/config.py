@@ -1,0 +1,261 @@
+"""Typed run configuration and the paper's hyperparameters as named presets.
+
+Every hyperparameter of a run lives in :class:`TrainConfig`. A *preset* is a named set of
+field values taken from the paper (Table VII, App. J) or from ``REFERENCE.md`` where the
+paper leaves a value open; :data:`PRESETS` is the one table that holds them all. When a run
+names no preset, the preset ``"{arch}-{data}"`` is used if it exists.
+
+Precedence: dataclass defaults < preset < explicit overrides (CLI flags, ``--set k=v``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .errors import DCLError
+from .registry import Registry
+
+
+@dataclass
+class TrainConfig:
+    # --- what to train ------------------------------------------------------------------
+    arch: str = "fc"                   # registry name of the network (dcl list)
+    data: str = "mnist"                # registry name of the dataset
+    method: str = "dcl"                # how blocks learn: bp | dcl | dcl-s | ...
+    preset: str | None = None          # the preset these values came from (informational)
+    # --- optimisation (paper App. J: AdamW, betas 0.9/0.999, weight decay 0.01) ---------
+    epochs: int = 150
+    batch_size: int = 512
+    lr: float = 5e-4
+    optimizer: str = "adamw"           # adamw | sgd
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = 0.9              # sgd only
+    nesterov: bool = True              # sgd only
+    schedule: str = "multistep"        # multistep | cosine | constant; stepped once per epoch
+    milestones: tuple[int, ...] = (50, 100, 125)
+    gamma: float = 0.5                 # MultiStepLR decay (FC/Conv 0.5, VGG8B 0.25)
+    # --- network ------------------------------------------------------------------------
+    width: int = 1024                  # FC hidden width D
+    channels: tuple[int, ...] = (64, 256)  # Conv network channels (stride 1, 2, 2, ...)
+    dropout: float = 0.0
+    # --- dictionary loss (Eq. 2) -------------------------------------------------------
+    segments: int = 8                  # K for flat (FC) blocks: width = K * C
+    dict_dim: int | None = None        # C_D; None = the widest block (paper: max C_h^l)
+    similarity: str = "dot"            # dot | cosine (App. H)
+    temperature: float | None = None   # None: 1.0 for dot, 0.07 for cosine
+    dict_init: str = "normal"          # normal (D^N / D^Z) | orthogonal (D^⊥)
+    dict_norm: float | None = None     # rescale static dictionary rows to this L2 norm
+    adapter: str = "pool"              # pool (pool_l) | project (f_P^l, Table 5)
+    dict_update: str = "sequential"    # sequential (authors: after each block) | accumulate
+    # --- data ---------------------------------------------------------------------------
+    augment: bool = True               # the paper's train augmentation for this dataset
+    val_split: int = 0                 # hold out this many training samples for validation
+    limit_train_batches: int | None = None  # cap an epoch (quick runs)
+    eval_batch_size: int = 1000
+    # --- run ----------------------------------------------------------------------------
+    seed: int = 0
+    device: str = "cpu"
+    channels_last: bool = False
+    compile: bool = False
+    amp: bool = False                  # bf16 autocast (CUDA)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return coerce_overrides(cls(), {k: v for k, v in d.items() if k in known})
+
+
+PRESETS: Registry[dict[str, Any]] = Registry("preset")
+
+
+def _preset(name: str, description: str, **values: Any) -> None:
+    PRESETS.register(name, values, description=description)
+
+
+# ---------------------------------------------------------------------------------------
+# The paper's hyperparameters (Table VII; App. J.2.1-J.2.3; REFERENCE.md). One row each.
+# FC / Conv: AdamW, batch 512, MultiStepLR gamma 0.5.  VGG8B: batch 128, gamma 0.25.
+# ---------------------------------------------------------------------------------------
+_FC = dict(arch="fc", batch_size=512, gamma=0.5)
+_CONV = dict(arch="conv", batch_size=512, gamma=0.5, channels=(64, 256))
+_preset("fc-mnist", "FC, MNIST: 150 ep, lr 5e-4, D=1024, K=8, dict 10x128 (Table VII)",
+        **_FC, data="mnist", epochs=150, lr=5e-4, milestones=(50, 100, 125), width=1024, segments=8)
+_preset("fc-fashion-mnist", "FC, Fashion-MNIST: the FC MNIST recipe (no paper row)",
+        **_FC, data="fashion-mnist", epochs=150, lr=5e-4, milestones=(50, 100, 125), width=1024, segments=8)
+_preset("fc-cifar10", "FC, CIFAR-10: 400 ep, lr 2e-4, D=3072, K=48, dict 10x64 (Table VII)",
+        **_FC, data="cifar10", epochs=400, lr=2e-4, milestones=(50, 150, 200, 350), width=3072, segments=48)
+_preset("fc-cifar100", "FC, CIFAR-100: 200 ep, lr 1e-4, D=3072, K=12, dropout 0.3, dict 100x256",
+        **_FC, data="cifar100", epochs=200, lr=1e-4, milestones=(50, 100, 150), width=3072, segments=12, dropout=0.3)
+_preset("conv-mnist", "Conv, MNIST: 150 ep, lr 7.5e-3, dict Zx256 (Table VII)",
+        **_CONV, data="mnist", epochs=150, lr=7.5e-3, milestones=(50, 75, 100, 125))
+_preset("conv-fashion-mnist", "Conv, Fashion-MNIST: the Conv MNIST recipe (no paper row)",
+        **_CONV, data="fashion-mnist", epochs=150, lr=7.5e-3, milestones=(50, 75, 100, 125))
+_preset("conv-cifar10", "Conv, CIFAR-10: 500 ep, lr 7.5e-3 (Table VII)",
+        **_CONV, data="cifar10", epochs=500, lr=7.5e-3, milestones=(100, 200, 300, 400, 450))
+_preset("conv-cifar100", "Conv, CIFAR-100: 400 ep, lr 7.5e-3, 3-conv net, dict 100x512 (Table VI)",
+        **{**_CONV, "channels": (64, 256, 512)}, data="cifar100", epochs=400, lr=7.5e-3,
+        milestones=(100, 200, 250, 300, 350))
+_VGG = dict(arch="vgg8b", batch_size=128, gamma=0.25, dict_dim=512, segments=2)
+_preset("vgg8b-mnist", "VGG8B, MNIST: 100 ep, lr 5e-4, dropout 0.1 (Table VII)",
+        **_VGG, data="mnist", epochs=100, lr=5e-4, milestones=(50, 75, 89, 94), dropout=0.1)
+_preset("vgg8b-fashion-mnist", "VGG8B, Fashion-MNIST: 200 ep, lr 5e-4, dropout 0.1 (Table VII)",
+        **_VGG, data="fashion-mnist", epochs=200, lr=5e-4, milestones=(100, 150, 175, 188), dropout=0.1)
+_preset("vgg8b-cifar10", "VGG8B, CIFAR-10: 400 ep, lr 5e-4, dropout 0.05 (Table VII)",
+        **_VGG, data="cifar10", epochs=400, lr=5e-4, milestones=(200, 300, 350, 375), dropout=0.05)
+_preset("vgg8b-cifar100", "VGG8B, CIFAR-100: 400 ep, lr 5e-4, dropout 0.05 (Table VII)",
+        **_VGG, data="cifar100", epochs=400, lr=5e-4, milestones=(200, 300, 350, 375), dropout=0.05)
+_preset("vgg8b-svhn", "VGG8B, SVHN+extra: 100 ep, lr 3e-4, dropout 0.05 (Table VII)",
+        **_VGG, data="svhn", epochs=100, lr=3e-4, milestones=(50, 75, 89, 94), dropout=0.05)
+_preset("vgg8b-stl10", "VGG8B, STL-10: 400 ep, lr 5e-4, dropout 0.1 (Table VII)",
+        **_VGG, data="stl10", epochs=400, lr=5e-4, milestones=(200, 300, 350, 375), dropout=0.1)
+
+
+# ---------------------------------------------------------------------------------------
+# Resolving a configuration
+# ---------------------------------------------------------------------------------------
+def _field_types() -> dict[str, Any]:
+    hints = typing.get_type_hints(TrainConfig)
+    return {f.name: hints[f.name] for f in fields(TrainConfig)}
+
+
+def _coerce(name: str, value: Any, tp: Any) -> Any:
+    """Convert ``value`` (possibly a CLI string) to the field's type, or raise DCLError."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and type(None) in args:
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
+            return None
+        inner = [a for a in args if a is not type(None)][0]
+        return _coerce(name, value, inner)
+    try:
+        if origin is tuple:
+            if isinstance(value, str):
+                parts = [p for p in value.replace(" ", "").split(",") if p]
+            else:
+                parts = list(value)
+            elem = args[0]
+            return tuple(_coerce(name, p, elem) for p in parts)
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            s = str(value).lower()
+            if s in ("1", "true", "yes", "on"):
+                return True
+            if s in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if tp is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value) if not isinstance(value, str) else int(value, 10)
+        if tp is float:
+            return float(value)
+        if tp is str:
+            return str(value)
+    except (TypeError, ValueError):
+        pass
+    else:
+        return value
+    raise DCLError(f"bad value {value!r} for {name}: expected {getattr(tp, '__name__', tp)}")
+
+
+def coerce_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
+    """Apply ``overrides`` (values may be strings) to ``cfg`` with type checking."""
+    types = _field_types()
+    changes = {}
+    for key, value in overrides.items():
+        key = key.replace("-", "_")
+        if key not in types:
+            raise DCLError(f"unknown config field {key!r}; valid fields: {', '.join(types)}")
+        changes[key] = _coerce(key, value, types[key])
+    return dataclasses.replace(cfg, **changes)
+
+
+def parse_set_options(items: list[str]) -> dict[str, str]:
+    """Parse ``["lr=1e-3", "milestones=10,20"]`` into a dict; bad items raise DCLError."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise DCLError(f"bad override {item!r}: expected FIELD=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def resolve_config(arch: str | None = None, data: str | None = None, preset: str | None = None,
+                   **overrides: Any) -> TrainConfig:
+    """Build the run config: defaults < preset (named, else ``arch-data``) < overrides.
+
+    ``None`` values in ``overrides`` are ignored (flags the user did not give).
+    """
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    cfg = TrainConfig()
+    values: dict[str, Any] = {}
+    if preset is not None:
+        values = dict(PRESETS.get(preset))
+    else:
+        a = arch or cfg.arch
+        d = data or cfg.data
+        name = f"{a}-{d}"
+        if name in PRESETS:
+            values = dict(PRESETS.get(name))
+            preset = name
+    if arch is not None:
+        values["arch"] = arch
+    if data is not None:
+        values["data"] = data
+    values["preset"] = preset
+    cfg = coerce_overrides(cfg, values)
+    cfg = coerce_overrides(cfg, overrides)
+    validate_config(cfg)
+    check_names(cfg)
+    return cfg
+
+
+def check_names(cfg: TrainConfig) -> None:
+    """Raise DCLError if the architecture, dataset or method is not registered."""
+    from .data import DATASETS
+    from .methods import METHODS
+    from .models import ARCHS
+
+    ARCHS.get(cfg.arch)
+    DATASETS.get(cfg.data)
+    METHODS.get(cfg.method)
+
+
+def validate_config(cfg: TrainConfig) -> None:
+    """Range checks that do not need the registries (those are checked when building)."""
+    def positive(name: str) -> None:
+        v = getattr(cfg, name)
+        if v is not None and not v > 0:
+            raise DCLError(f"{name} must be > 0, got {v}")
+
+    for name in ("epochs", "batch_size", "lr", "width", "segments", "eval_batch_size", "dict_dim",
+                 "temperature", "dict_norm", "limit_train_batches"):
+        positive(name)
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise DCLError(f"dropout must be in [0, 1), got {cfg.dropout}")
+    if not 0.0 < cfg.gamma <= 1.0:
+        raise DCLError(f"gamma must be in (0, 1], got {cfg.gamma}")
+    if cfg.weight_decay < 0:
+        raise DCLError(f"weight_decay must be >= 0, got {cfg.weight_decay}")
+    if cfg.val_split < 0:
+        raise DCLError(f"val_split must be >= 0, got {cfg.val_split}")
+    if list(cfg.milestones) != sorted(cfg.milestones):
+        raise DCLError(f"milestones must be increasing, got {cfg.milestones}")
+    for name, valid in (("optimizer", ("adamw", "sgd")), ("schedule", ("multistep", "cosine", "constant")),
+                        ("similarity", ("dot", "cosine")), ("dict_init", ("normal", "orthogonal")),
+                        ("adapter", ("pool", "project")), ("dict_update", ("sequential", "accumulate"))):
+        if getattr(cfg, name) not in valid:
+            raise DCLError(f"unknown {name} {getattr(cfg, name)!r}; valid choices: {', '.join(valid)}")
+    if not cfg.device.startswith(("cpu", "cuda", "mps")):
+        raise DCLError(f"unknown device {cfg.device!r}; valid choices: cpu, cuda, cuda:N, mps")

@@ -1,0 +1,114 @@
+"""Batches from tensors, with the paper's augmentation done on whole batches (no per-sample
+Python transforms).
+
+Per batch: gather uint8 images -> move to the device -> random crop with zero padding and
+random horizontal flip (train only) -> float, normalised ``(x/255 - mean) / std``.
+Random numbers come from a generator seeded by ``(seed, epoch)``, so an epoch's batches and
+augmentations are the same whether or not the run was resumed.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .datasets import DatasetSpec, Split
+
+
+def random_crop(x: Tensor, padding: int, offsets: Tensor) -> Tensor:
+    """Crop ``x (B, C, H, W)`` back to H x W after zero-padding each side by ``padding``.
+
+    ``offsets (B, 2)`` are the (top, left) corners in the padded image, in [0, 2*padding].
+    """
+    b, c, h, w = x.shape
+    padded = F.pad(x, (padding, padding, padding, padding))
+    rows = (offsets[:, 0:1] + torch.arange(h, device=x.device)).view(b, 1, h, 1)
+    cols = (offsets[:, 1:2] + torch.arange(w, device=x.device)).view(b, 1, 1, w)
+    bi = torch.arange(b, device=x.device).view(b, 1, 1, 1)
+    ci = torch.arange(c, device=x.device).view(1, c, 1, 1)
+    return padded[bi, ci, rows, cols]
+
+
+def random_flip(x: Tensor, mask: Tensor) -> Tensor:
+    """Flip ``x (B, C, H, W)`` left-right where ``mask (B,)`` is True."""
+    return torch.where(mask.view(-1, 1, 1, 1), x.flip(3), x)
+
+
+class Normalize:
+    """``(x/255 - mean)/std`` for uint8 ``x (B, C, H, W)`` as one multiply-add, in float32."""
+
+    def __init__(self, spec: DatasetSpec, device: torch.device):
+        std = torch.tensor(spec.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        mean = torch.tensor(spec.mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        self.scale = 1.0 / (255.0 * std)
+        self.shift = -mean / std
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return torch.addcmul(self.shift, x.float(), self.scale)
+
+
+class BatchLoader:
+    """Iterate ``(x, y)`` batches of a :class:`Split` on ``device``.
+
+    Args:
+        train: shuffle, augment (if ``augment``), drop a final batch of 1 (BatchNorm needs 2).
+        limit_batches: stop after this many batches (quick runs).
+    """
+
+    def __init__(self, split: Split, spec: DatasetSpec, batch_size: int, *, train: bool, device="cpu",
+                 augment: bool = True, seed: int = 0, limit_batches: int | None = None,
+                 channels_last: bool = False):
+        self.split, self.spec = split, spec
+        self.batch_size = int(batch_size)
+        self.train = train
+        self.augment = augment and train
+        self.device = torch.device(device)
+        self.seed = seed
+        self.epoch = 0
+        self.limit_batches = limit_batches
+        self.channels_last = channels_last
+        self.normalize = Normalize(spec, self.device)
+        images = split.images
+        if self.device.type != "cpu" and images.numel() < 2 ** 31:
+            images = images.to(self.device)  # small enough: keep the whole split on the device
+        self.images, self.labels = images, split.labels.to(self.device)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        n = len(self.split)
+        batches = n // self.batch_size + (1 if n % self.batch_size > (1 if self.train else 0) else 0)
+        return min(batches, self.limit_batches) if self.limit_batches else batches
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        n = len(self.split)
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(n, generator=g) if self.train else None
+        for bi in range(len(self)):
+            lo, hi = bi * self.batch_size, min((bi + 1) * self.batch_size, n)
+            if order is None:
+                x, y = self.images[lo:hi], self.labels[lo:hi]
+            else:
+                idx = order[lo:hi].to(self.images.device)
+                x, y = self.images[idx], self.labels[idx.to(self.labels.device)]
+            x = x.to(self.device, non_blocking=True)
+            if self.augment:
+                x = self._augment(x, g)
+            x = self.normalize(x)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, y
+
+    def _augment(self, x: Tensor, g: torch.Generator) -> Tensor:
+        b = x.shape[0]
+        p = self.spec.crop_padding
+        if p:
+            offsets = torch.randint(0, 2 * p + 1, (b, 2), generator=g).to(x.device)
+            x = random_crop(x, p, offsets)
+        if self.spec.flip:
+            mask = (torch.rand(b, generator=g) < 0.5).to(x.device)
+            x = random_flip(x, mask)
+        return x

@@ -1,0 +1,16 @@
+"""The one exception type for mistakes a user can make.
+
+Anything raised as :class:`DCLError` is a user-facing problem (a bad name, value, shape or
+file). The command line prints its message on one line and exits with status 2; programming
+errors stay ordinary exceptions with tracebacks.
+"""
+from __future__ import annotations
+
+
+class DCLError(Exception):
+    """A user mistake: bad name, value, shape, file, or missing data."""
+
+
+def choices_error(kind: str, value: object, valid: list[str] | tuple[str, ...]) -> DCLError:
+    """Build the standard 'unknown X' error that names the bad value and the valid choices."""
+    return DCLError(f"unknown {kind} {value!r}; valid choices: {', '.join(valid)}")

@@ -1,0 +1,19 @@
+"""Training methods: how each block gets its learning signal. Found automatically: a new
+method is one new file here that calls ``METHODS.register``."""
+import importlib
+import pkgutil
+
+from .base import METHODS, Method
+from .local import LocalMethod
+
+for _m in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    if _m not in ("base", "local"):
+        importlib.import_module(f"{__name__}.{_m}")
+
+
+def build_method(net, cfg, device="cpu") -> Method:
+    """The method ``cfg.method`` for ``net`` (already on ``device``)."""
+    return METHODS.get(cfg.method)(net, cfg, device)
+
+
+__all__ = ["METHODS", "Method", "LocalMethod", "build_method"]

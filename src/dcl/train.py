@@ -1,0 +1,241 @@
+"""The training engine: data -> network -> method -> epochs, evaluation, metrics, checkpoints.
+
+    from dcl import resolve_config, train
+    cfg = resolve_config(arch="fc", data="mnist", method="dcl", epochs=5)
+    summary = train(cfg, out="runs/fc-mnist")       # also writes checkpoint.pt, metrics.jsonl
+
+Each epoch: one pass of ``method.train_step`` over the training batches, the schedulers'
+step, then test errors of the head and of every block's dictionary prediction. The run is
+seeded (model init from ``cfg.seed``; data order and augmentation from ``(seed, epoch)``),
+and a checkpoint is written atomically after every epoch; ``resume=True`` continues from it
+and gives the same numbers as a run that was never interrupted.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from .checkpoint import atomic_write_text, load_checkpoint, save_checkpoint, write_json
+from .config import TrainConfig, check_names, validate_config
+from .data import BatchLoader, Dataset, load_dataset
+from .errors import DCLError
+from .evaluate import collect_scores, errors
+from .methods import Method, build_method
+from .models import LocalNet, build_model, count_params
+
+
+def resolve_device(name: str) -> torch.device:
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DCLError(f"device {name!r} is not available (no CUDA); use --device cpu")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise DCLError(f"device {name!r} is not available; use --device cpu")
+    return dev
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """CUDA: max allocated since the last reset; CPU: peak resident memory of this process."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+@dataclass
+class Run:
+    """Everything a run is made of; built by :func:`build_run`."""
+
+    cfg: TrainConfig
+    dataset: Dataset
+    net: LocalNet
+    method: Method
+    device: torch.device
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def params(self) -> int:
+        return count_params(self.net) + count_params(self.method.aux)
+
+    @property
+    def delta_params(self) -> int:
+        """Parameters beyond the same network trained by BP (the method's own modules)."""
+        return count_params(self.method.aux)
+
+    def train_loader(self) -> BatchLoader:
+        c = self.cfg
+        return BatchLoader(self.dataset.train, self.dataset.spec, c.batch_size, train=True, device=self.device,
+                           augment=c.augment, seed=c.seed, limit_batches=c.limit_train_batches,
+                           channels_last=c.channels_last)
+
+    def eval_loader(self, split: str = "test") -> BatchLoader:
+        c = self.cfg
+        data = getattr(self.dataset, split)
+        return BatchLoader(data, self.dataset.spec, c.eval_batch_size, train=False, device=self.device,
+                           channels_last=c.channels_last)
+
+
+def build_run(cfg: TrainConfig, data_dir=None, dataset: Dataset | None = None) -> Run:
+    """Check names, load data, seed, build the network and the method on the device."""
+    validate_config(cfg)
+    check_names(cfg)
+    device = resolve_device(cfg.device)
+    if dataset is None:
+        dataset = load_dataset(cfg.data, data_dir, val_split=cfg.val_split, seed=cfg.seed)
+    torch.manual_seed(cfg.seed)
+    net = build_model(cfg, dataset.spec.in_shape, dataset.spec.num_classes).to(device)
+    if cfg.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    method = build_method(net, cfg, device)
+    return Run(cfg, dataset, net, method, device)
+
+
+def evaluate_run(run: Run, split: str = "test") -> dict[str, Any]:
+    return errors(collect_scores(run.net, run.method, run.eval_loader(split)))
+
+
+def train(cfg: TrainConfig, out: str | Path | None = None, *, data_dir=None, resume: bool = False,
+          progress: bool = False, log: Callable[[str], None] | None = None,
+          dataset: Dataset | None = None) -> dict[str, Any]:
+    """Train ``cfg`` and return the summary dict (also written to ``out/summary.json``).
+
+    ``resume=True`` continues from ``out/checkpoint.pt`` (the checkpoint's config is used,
+    except ``epochs``, which may be raised to train longer).
+    """
+    out = Path(out) if out is not None else None
+    state = None
+    if resume:
+        if out is None:
+            raise DCLError("--resume needs --out DIR (the folder holding checkpoint.pt)")
+        state = load_checkpoint(out / "checkpoint.pt")
+        cfg = TrainConfig.from_dict({**state["config"], "epochs": cfg.epochs})
+    run = build_run(cfg, data_dir, dataset)
+    start_epoch = 0
+    if state is not None:
+        run.net.load_state_dict(state["net"])
+        run.method.aux.load_state_dict(state["aux"])
+        run.method.load_state_dict(state["method"])
+        torch.set_rng_state(state["rng"]["cpu"])
+        if run.device.type == "cuda" and state["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(state["rng"]["cuda"], run.device)
+        run.history = list(state["history"])
+        start_epoch = int(state["epoch"])
+        if start_epoch >= cfg.epochs and log:
+            log(f"checkpoint is already at epoch {start_epoch} of {cfg.epochs}; nothing to train")
+    return fit(run, out, start_epoch=start_epoch, progress=progress, log=log)
+
+
+def fit(run: Run, out: Path | None, *, start_epoch: int = 0, progress: bool = False,
+        log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    cfg, net, method = run.cfg, run.net, run.method
+    if run.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(run.device)
+    loader = run.train_loader()
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    for epoch in range(start_epoch, cfg.epochs):
+        loader.set_epoch(epoch)
+        net.train()
+        t0 = time.perf_counter()
+        loss_sum, block_sum, steps, samples = None, None, 0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False,
+                   dynamic_ncols=True)
+        for x, y in bar:
+            stats = method.train_step(x, y)
+            loss_sum = stats["loss"] if loss_sum is None else loss_sum + stats["loss"]
+            if "block_losses" in stats:
+                bl = stats["block_losses"]
+                block_sum = bl if block_sum is None else block_sum + bl
+            steps += 1
+            samples += y.shape[0]
+            if progress and steps % 10 == 0:
+                bar.set_postfix(loss=f"{float(loss_sum) / steps:.4f}")
+        if run.device.type == "cuda":
+            torch.cuda.synchronize(run.device)
+        train_seconds = time.perf_counter() - t0
+        method.epoch_end()
+        ev = evaluate_run(run, "test")
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": float(loss_sum) / max(steps, 1) if steps else float("nan"),
+            "block_losses": [float(v) / steps for v in block_sum] if block_sum is not None else [],
+            **ev,
+            "lr": method.lr(),
+            "train_seconds": train_seconds,
+            "samples_per_second": samples / train_seconds if train_seconds > 0 else 0.0,
+        }
+        if run.dataset.val is not None:
+            val = evaluate_run(run, "val")
+            record["val_error"] = val["test_error"]
+            record["val_layer_errors"] = val["layer_test_errors"]
+        record["seconds"] = time.perf_counter() - t0
+        run.history.append(record)
+        if log:
+            log(format_epoch(record, cfg.epochs))
+        if out is not None:
+            save_checkpoint(out / "checkpoint.pt", checkpoint_state(run, epoch + 1))
+            atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in run.history))
+            write_json(out / "summary.json", summary(run))
+    result = summary(run)
+    if out is not None:
+        write_json(out / "summary.json", result)
+    return result
+
+
+def checkpoint_state(run: Run, epoch: int) -> dict[str, Any]:
+    rng = {"cpu": torch.get_rng_state(),
+           "cuda": torch.cuda.get_rng_state(run.device) if run.device.type == "cuda" else None}
+    return {
+        "epoch": epoch,
+        "config": run.cfg.to_dict(),
+        "net": run.net.state_dict(),
+        "aux": run.method.aux.state_dict(),
+        "method": run.method.state_dict(),
+        "rng": rng,
+        "history": run.history,
+    }
+
+
+def summary(run: Run) -> dict[str, Any]:
+    h = run.history
+    last = h[-1] if h else {}
+    best = min(h, key=lambda r: r["test_error"]) if h else {}
+    train_secs = sum(r["train_seconds"] for r in h)
+    samples = sum(r["samples_per_second"] * r["train_seconds"] for r in h)
+    return {
+        "arch": run.cfg.arch,
+        "data": run.cfg.data,
+        "method": run.cfg.method,
+        "preset": run.cfg.preset,
+        "epochs": len(h),
+        "test_error": last.get("test_error"),
+        "best_test_error": best.get("test_error"),
+        "best_epoch": best.get("epoch"),
+        "layer_test_errors": last.get("layer_test_errors", []),
+        "params": run.params,
+        "delta_params": run.delta_params,
+        "seconds_per_epoch": (sum(r["seconds"] for r in h) / len(h)) if h else None,
+        "train_seconds_per_epoch": (train_secs / len(h)) if h else None,
+        "samples_per_second": samples / train_secs if train_secs > 0 else None,
+        "peak_memory_mb": peak_memory_mb(run.device),
+        "device": str(run.device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "config": run.cfg.to_dict(),
+    }
+
+
+def format_epoch(r: dict[str, Any], epochs: int) -> str:
+    layers = " ".join(f"{e:.2f}" for e in r["layer_test_errors"])
+    s = (f"epoch {r['epoch']:>3}/{epochs}  loss {r['train_loss']:.4f}  test err {r['test_error']:.2f}%")
+    if layers:
+        s += f"  blocks [{layers}]%"
+    if "val_error" in r:
+        s += f"  val err {r['val_error']:.2f}%"
+    return s + f"  {r['seconds']:.1f}s  ({r['samples_per_second']:.0f} samples/s)"
