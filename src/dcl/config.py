@@ -118,6 +118,10 @@ _preset("vgg8b-svhn", "VGG8B, SVHN+extra: 100 ep, lr 3e-4, dropout 0.05 (Table V
 _preset("vgg8b-stl10", "VGG8B, STL-10: 400 ep, lr 5e-4, dropout 0.1 (Table VII)",
         **_VGG, data="stl10", epochs=400, lr=5e-4, milestones=(200, 300, 350, 375), dropout=0.1)
 
+# --- more datasets (CIFAR-20, SVHN, STL-10, K-MNIST) --------------------------------------
+
+# --- larger networks (ResNet-32, ViT, MLP-Mixer; App. J.2.3, J.2.6) -----------------------
+
 
 # ---------------------------------------------------------------------------------------
 # Resolving a configuration

@@ -1,0 +1,57 @@
+"""Shared fixtures. Real MNIST / Fashion-MNIST come from $DCL_DATA_DIR (CI points it at
+../shared/data); tests that need them are skipped with a reason when they are absent."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def _real_data_dir() -> Path | None:
+    for cand in (os.environ.get("DCL_DATA_DIR"), Path(__file__).resolve().parents[2] / "shared" / "data"):
+        if cand and (Path(cand) / "mnist").is_dir():
+            return Path(cand)
+    return None
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    d = _real_data_dir()
+    if d is None:
+        pytest.skip("real MNIST not found: set DCL_DATA_DIR to a folder holding mnist/ and fashion-mnist/")
+    return d
+
+
+@pytest.fixture(scope="session")
+def mnist(real_data_dir):
+    from dcl.data import load_dataset
+    return load_dataset("mnist", real_data_dir)
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist(real_data_dir):
+    from dcl.data import load_dataset
+    return load_dataset("fashion-mnist", real_data_dir)
+
+
+def small_dataset(ds, n_train: int = 512, n_test: int = 256):
+    """The first n samples of each split of a loaded dataset (a new Dataset object)."""
+    from dcl.data import Dataset
+    return Dataset(ds.spec, ds.train.subset(torch.arange(n_train)), ds.test.subset(torch.arange(n_test)), ds.folder)
+
+
+def random_dataset(name: str = "cifar10", n_train: int = 64, n_test: int = 32, seed: int = 0):
+    """Random uint8 images and labels shaped like dataset ``name`` (no files needed)."""
+    from dcl.data import DATASETS, Dataset, Split
+    spec = DATASETS.get(name)
+    g = torch.Generator().manual_seed(seed)
+
+    def split(n):
+        return Split(torch.randint(0, 256, (n, *spec.in_shape), generator=g, dtype=torch.uint8),
+                     torch.randint(0, spec.num_classes, (n,), generator=g))
+
+    return Dataset(spec, split(n_train), split(n_test), None)
