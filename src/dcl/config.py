@@ -48,6 +48,7 @@ class TrainConfig:
     temperature: float | None = None   # None: 1.0 for dot, 0.07 for cosine
     dict_init: str = "normal"          # normal (D^N / D^Z) | orthogonal (D^⊥)
     dict_norm: float | None = None     # rescale static dictionary rows to this L2 norm
+    dict_norm_from: str | None = None  # ... or to the mean row norm of this checkpoint's dictionary (Fig. 4)
     adapter: str = "pool"              # pool (pool_l) | project (f_P^l, Table 5)
     dict_update: str = "sequential"    # sequential (authors: after each block) | accumulate
     # --- data ---------------------------------------------------------------------------

@@ -33,9 +33,10 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     overrides = parse_set_options(args.set)
-    overrides.update(method=args.method, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                     seed=args.seed, device=args.device, val_split=args.val_split,
-                     limit_train_batches=args.limit_train_batches)
+    flags = dict(method=args.method, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                 seed=args.seed, device=args.device, val_split=args.val_split,
+                 limit_train_batches=args.limit_train_batches)
+    overrides.update({k: v for k, v in flags.items() if v is not None})
     cfg = resolve_config(arch=args.arch, data=args.data, preset=args.preset, **overrides)
     quiet = args.json
     if not quiet:

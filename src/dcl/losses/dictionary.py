@@ -207,8 +207,11 @@ class DictionaryContrastiveLoss(nn.Module):
         """The dictionary ``(Z, C_D)``; detached for a static dictionary."""
         return self.weight.detach() if self.static else self.weight
 
-    def logits(self, features: Tensor, segments: int | None = None, projection: nn.Module | None = None) -> Tensor:
-        d = self.embeddings()
+    def logits(self, features: Tensor, segments: int | None = None, projection: nn.Module | None = None,
+               weight: Tensor | None = None) -> Tensor:
+        """``(B, Z)`` logits; ``weight (Z', C_D)`` replaces the dictionary (e.g. detached, or
+        super-label embeddings), giving ``(B, Z')``."""
+        d = self.embeddings() if weight is None else weight
         if projection is not None:
             if self.similarity == "cosine":
                 d = F.normalize(d, dim=1)
@@ -220,9 +223,10 @@ class DictionaryContrastiveLoss(nn.Module):
         return dict_logits(features, d, segments, self.similarity, self.temperature)
 
     def forward(
-        self, features: Tensor, labels: Tensor, segments: int | None = None, projection: nn.Module | None = None
+        self, features: Tensor, labels: Tensor, segments: int | None = None, projection: nn.Module | None = None,
+        weight: Tensor | None = None,
     ) -> Tensor:
-        logits = self.logits(features, segments, projection)
+        logits = self.logits(features, segments, projection, weight)
         _check_labels(labels, logits)
         if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
             raise DCLError(f"labels must lie in [0, {self.num_classes}), got range [{int(labels.min())}, {int(labels.max())}]")

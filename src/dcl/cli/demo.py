@@ -1,0 +1,30 @@
+"""``dcl demo``: DCL next to BP on real Fashion-MNIST for a couple of epochs, side by side."""
+from __future__ import annotations
+
+from ..demo import DEMO_ARCH, DEMO_DATA, DEMO_METHODS, run_demo
+from ._common import fmt, progress_default, table
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("demo", help="train DCL next to BP on Fashion-MNIST and print the results side by side")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--arch", default=DEMO_ARCH)
+    p.add_argument("--data", default=DEMO_DATA)
+    p.add_argument("--methods", default=",".join(DEMO_METHODS), help="comma-separated methods")
+    p.add_argument("--data-dir", help="dataset folder (default: $DCL_DATA_DIR, else the user cache)")
+    p.add_argument("--out", help="write each run to OUT/METHOD/")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    methods = [m for m in args.methods.split(",") if m]
+    rows = run_demo(args.epochs, methods, args.arch, args.data, args.data_dir, args.out,
+                    progress=progress_default(), log=print)
+    print()
+    print(f"{args.arch} on {args.data}, {args.epochs} epochs each (paper preset), test error of the final classifier:")
+    print(table([[r["method"], fmt(r["test_error"]), fmt(r["best_test_error"]),
+                  " ".join(fmt(e) for e in r["layer_test_errors"]) or "-",
+                  f"{r['params']:,}", f"{r['delta_params']:,}", fmt(r["train_seconds_per_epoch"], 1),
+                  fmt(r["samples_per_second"], 0)] for r in rows],
+                ["method", "test err %", "best %", "block errs %", "params", "Δθ", "train s/epoch", "samples/s"]))
+    return 0
