@@ -1,25 +1,60 @@
-"""Rebuild a trained run from its checkpoint, for evaluation and analysis."""
+"""Rebuild a trained run from its checkpoint, for evaluation and analysis.
+
+    from dcl.inference import load_trained, eval_error
+    run = load_trained("runs/fc-mnist")                  # checkpoint.pt or its folder
+    eval_error(run)                                       # the classifier head
+    eval_error(run, "block:2")                            # block 2's dictionary prediction (Eq. 3)
+    eval_error(run, "ensemble", p=4)                      # sum_l l^p s_l (App. C.3)
+"""
 from __future__ import annotations
+
+from typing import Iterable
 
 import torch
 
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
+from .evaluate import Scores, check_prediction, collect_scores, prediction_error, sweep_p
 from .train import Run, build_run
 
 
 def load_trained(checkpoint, *, data_dir=None, device: str | None = None, dataset=None) -> Run:
     """The :class:`~dcl.train.Run` saved in ``checkpoint`` (a file or run folder), weights loaded.
 
-    ``device=None`` uses the training device when it is available, else the CPU.
+    ``device=None`` uses the training device when it is available, else the CPU. ``dataset``
+    (a :class:`~dcl.data.Dataset`) replaces loading the run's dataset from ``data_dir``.
     """
     state = load_checkpoint(checkpoint)
     cfg = TrainConfig.from_dict(state["config"])
     if device is None:
         device = cfg.device if not cfg.device.startswith("cuda") or torch.cuda.is_available() else "cpu"
-    cfg = cfg.replace(device=device)
+    # the saved dictionary replaces any freshly initialised one, so the reference checkpoint a
+    # static dictionary took its norm from (dict_norm_from) is not needed any more
+    cfg = cfg.replace(device=device, dict_norm_from=None)
     run = build_run(cfg, data_dir, dataset)
     run.net.load_state_dict(state["net"])
     run.method.aux.load_state_dict(state["aux"])
     run.history = list(state.get("history", []))
     return run
+
+
+def num_predicting_blocks(run: Run) -> int:
+    """How many blocks give a layer-wise dictionary prediction (0 for methods without one)."""
+    return len(run.net.blocks) if getattr(run.method, "layerwise", False) else 0
+
+
+def run_scores(run: Run, split: str = "test") -> Scores:
+    """Head and block scores of every sample of ``split`` (one pass)."""
+    return collect_scores(run.net, run.method, run.eval_loader(split))
+
+
+def eval_error(run: Run, predict: str = "head", p: float = 1.0, split: str = "test") -> float:
+    """Top-1 error (percent) of ``predict`` (``head`` | ``block:N`` | ``ensemble``) on ``split``."""
+    check_prediction(predict, num_predicting_blocks(run))
+    return prediction_error(run_scores(run, split), predict, p)
+
+
+def ensemble_sweep(run: Run, ps: Iterable[float] = range(11), split: str = "test") -> list[tuple[float, float]]:
+    """``[(p, ensemble error %)]`` for each p (Fig. III)."""
+    check_prediction("ensemble", num_predicting_blocks(run))
+    return sweep_p(run_scores(run, split), ps)

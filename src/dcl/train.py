@@ -25,10 +25,11 @@ from tqdm.auto import tqdm
 
 from .checkpoint import atomic_write_text, load_checkpoint, save_checkpoint, write_json
 from .config import TrainConfig, check_names, validate_config
-from .data import BatchLoader, Dataset, load_dataset
+from .data import DATASETS, BatchLoader, Dataset, load_dataset
 from .errors import DCLError
 from .evaluate import collect_scores, errors
-from .methods import Method, build_method
+from .methods import METHODS, Method, build_method
+from .optim import compile_network
 from .models import LocalNet, build_model, count_params
 
 
@@ -81,17 +82,34 @@ class Run:
                            channels_last=c.channels_last)
 
 
-def build_run(cfg: TrainConfig, data_dir=None, dataset: Dataset | None = None) -> Run:
-    """Check names, load data, seed, build the network and the method on the device."""
+def build_run(cfg: TrainConfig, data_dir=None, dataset: Dataset | None = None,
+              net: LocalNet | None = None) -> Run:
+    """Check names, load data, seed, build the network and the method on the device.
+
+    ``net``: a ready network (e.g. from ``dcl.models.make_local``) instead of ``cfg.arch``,
+    which then only names it.
+    """
     validate_config(cfg)
-    check_names(cfg)
+    if net is None:
+        check_names(cfg)
+    else:
+        DATASETS.get(cfg.data)
+        METHODS.get(cfg.method)
+        cfg = cfg.replace(arch=net.name or "custom")
     device = resolve_device(cfg.device)
     if dataset is None:
         dataset = load_dataset(cfg.data, data_dir, val_split=cfg.val_split, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
-    net = build_model(cfg, dataset.spec.in_shape, dataset.spec.num_classes).to(device)
+    if net is None:
+        net = build_model(cfg, dataset.spec.in_shape, dataset.spec.num_classes)
+    elif tuple(net.in_shape) != tuple(dataset.spec.in_shape) or net.num_classes != dataset.spec.num_classes:
+        raise DCLError(f"the network takes inputs {tuple(net.in_shape)} and {net.num_classes} classes, but "
+                       f"{cfg.data} has {tuple(dataset.spec.in_shape)} and {dataset.spec.num_classes}")
+    net = net.to(device)
     if cfg.channels_last:
         net = net.to(memory_format=torch.channels_last)
+    if cfg.compile:
+        compile_network(net)
     method = build_method(net, cfg, device)
     return Run(cfg, dataset, net, method, device)
 
@@ -102,8 +120,11 @@ def evaluate_run(run: Run, split: str = "test") -> dict[str, Any]:
 
 def train(cfg: TrainConfig, out: str | Path | None = None, *, data_dir=None, resume: bool = False,
           progress: bool = False, log: Callable[[str], None] | None = None,
-          dataset: Dataset | None = None) -> dict[str, Any]:
+          dataset: Dataset | None = None, net: LocalNet | None = None) -> dict[str, Any]:
     """Train ``cfg`` and return the summary dict (also written to ``out/summary.json``).
+
+    ``net``: train this network (e.g. ``dcl.models.make_local(model, ...)``) instead of
+    building ``cfg.arch``; pass it again with ``resume=True``.
 
     ``resume=True`` continues from ``out/checkpoint.pt`` (the checkpoint's config is used,
     except ``epochs``, which may be raised to train longer).
@@ -115,7 +136,7 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, data_dir=None, res
             raise DCLError("--resume needs --out DIR (the folder holding checkpoint.pt)")
         state = load_checkpoint(out / "checkpoint.pt")
         cfg = TrainConfig.from_dict({**state["config"], "epochs": cfg.epochs})
-    run = build_run(cfg, data_dir, dataset)
+    run = build_run(cfg, data_dir, dataset, net)
     start_epoch = 0
     if state is not None:
         run.net.load_state_dict(state["net"])

@@ -21,6 +21,9 @@ def add_parser(sub) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:N")
     p.add_argument("--val-split", type=int, help="hold out N training samples as a validation split")
     p.add_argument("--limit-train-batches", type=int, help="cap each epoch at N batches (quick runs)")
+    p.add_argument("--dict-init", help="label dictionary init: normal (D^N, D^Z) | orthogonal (D^⊥)")
+    p.add_argument("--dict-norm", metavar="X", help="rescale dictionary rows to L2 norm X, or (X a checkpoint) "
+                                                      "to the mean row norm of its trained dictionary (Fig. 4)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override any config field, e.g. --set milestones=10,20 --set dropout=0.1")
     p.add_argument("--data-dir", help="dataset folder (default: $DCL_DATA_DIR, else the user cache)")
@@ -35,7 +38,12 @@ def run(args) -> int:
     overrides = parse_set_options(args.set)
     flags = dict(method=args.method, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                  seed=args.seed, device=args.device, val_split=args.val_split,
-                 limit_train_batches=args.limit_train_batches)
+                 limit_train_batches=args.limit_train_batches, dict_init=args.dict_init)
+    if args.dict_norm is not None:  # a number, else a checkpoint to read the norm from
+        try:
+            flags["dict_norm"] = float(args.dict_norm)
+        except ValueError:
+            flags["dict_norm_from"] = args.dict_norm
     overrides.update({k: v for k, v in flags.items() if v is not None})
     cfg = resolve_config(arch=args.arch, data=args.data, preset=args.preset, **overrides)
     quiet = args.json

@@ -1,6 +1,7 @@
 """Dataset registry, on-disk locations and the public entry point :func:`load_dataset`.
 
-A dataset lives in ``DATA_DIR/<name>/``. ``DATA_DIR`` is, in order: the ``data_dir``
+A dataset lives in ``DATA_DIR/<name>/`` (or one of its ``alt_folders``, e.g. CIFAR-20 reads
+``DATA_DIR/cifar100/``). ``DATA_DIR`` is, in order: the ``data_dir``
 argument (``--data-dir``), the ``DCL_DATA_DIR`` environment variable, or the user cache
 (``$XDG_CACHE_HOME/dcl/data``, default ``~/.cache/dcl/data``). A dataset may also name
 system folders where a distribution package installs it (Debian's dataset-fashion-mnist:
@@ -63,6 +64,7 @@ class DatasetSpec:
     system_dirs: tuple[str, ...] = ()       # other places a distribution may have installed it
     folder_name: str | None = None          # folder under DATA_DIR (default: name)
     how_to_get: str = ""
+    alt_folders: tuple[str, ...] = ()       # other folders under DATA_DIR tried after `folder`
 
     @property
     def folder(self) -> str:
@@ -92,7 +94,9 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
 
 
 def candidate_dirs(spec: DatasetSpec, data_dir=None) -> list[Path]:
-    return [data_root(data_dir) / spec.folder] + [Path(d) for d in spec.system_dirs]
+    root = data_root(data_dir)
+    return ([root / spec.folder] + [root / f for f in spec.alt_folders]
+            + [Path(d) for d in spec.system_dirs])
 
 
 def to_split(images: np.ndarray, labels: np.ndarray, spec: DatasetSpec, source: str) -> Split:
@@ -121,8 +125,10 @@ def find_dataset_folder(name: str, data_dir=None) -> Path | None:
 
 
 def _looks_present(spec: DatasetSpec, folder: Path) -> bool:
+    """True if ``folder`` holds anything but unfinished downloads (``*.part``) and hidden
+    temporary folders (``.name``); the reader then says precisely what is missing."""
     try:
-        return any(folder.iterdir())
+        return any(not (p.name.endswith(".part") or p.name.startswith(".")) for p in folder.iterdir())
     except OSError:
         return False
 

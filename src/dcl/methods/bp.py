@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..optim import autocast
 from .base import METHODS, Method
 
 
@@ -14,10 +15,11 @@ class Backprop(Method):
         self.opt = self.add_optimizer(self.net.parameters())
 
     def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
-        loss = F.cross_entropy(self.net(x), y)
-        self.opt.zero_grad(set_to_none=True)
+        with autocast(self.cfg, self.device):
+            loss = F.cross_entropy(self.net(x), y)
         loss.backward()
         self.opt.step()
+        self.opt.zero_grad(set_to_none=True)  # free the gradients now, not after the next forward
         return {"loss": loss.detach()}
 
 

@@ -12,10 +12,13 @@ for _m in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     if _m != "base":
         importlib.import_module(f"{__name__}.{_m}")
 
+from .split import make_local  # noqa: E402  (any nn.Module made local)
+from .summary import describe  # noqa: E402  (dcl describe)
+
 
 def build_model(cfg, in_shape, num_classes) -> LocalNet:
     """Build the network ``cfg.arch`` for inputs ``in_shape`` (C, H, W) and ``num_classes``."""
     return ARCHS.get(cfg.arch)(cfg, tuple(in_shape), int(num_classes))
 
 
-__all__ = ["ARCHS", "BlockSpec", "LocalNet", "build_model", "count_params"]
+__all__ = ["ARCHS", "BlockSpec", "LocalNet", "build_model", "count_params", "describe", "make_local"]

@@ -1,0 +1,210 @@
+"""Side-by-side training benchmark: throughput and memory of methods on one network.
+
+    from dcl.bench import run_benchmark
+    rows = run_benchmark("conv", "cifar10", 128, ["bp", "dcl", "dcl-s"], steps=3)
+    rows[1]["speedup_vs_bp"], rows[1]["memory_vs_bp"]
+
+Every method trains its own copy of the network (same seed, so the same initial weights) on
+one fixed random batch shaped like the dataset (no data files are read: this times the
+training step itself). In one process, after ``warmup`` steps each, the methods take turns:
+``repeats`` rounds, each timing ``steps`` consecutive steps of every method, the order rotated
+every round, so all see the same machine conditions. A method's step time is the median over
+its rounds. Memory comes from three independent measurements:
+
+* accounted (:mod:`dcl.bench.memory`, any device, deterministic): the peak of tensors saved for
+  backward + weights + gradients + optimizer state, over one step after the timed ones;
+* device-level, in a fresh process per method (:mod:`dcl.bench.isolated`): the peak resident
+  set (``ru_maxrss``) and, on CUDA, ``max_memory_allocated`` after a reset.
+
+Ratios (``speedup_vs_bp``, ``memory_vs_bp``, ...) compare each method with ``bp`` of the same run.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from typing import Any, Callable, Sequence
+
+import torch
+
+from ..config import TrainConfig, resolve_config
+from ..data import DATASETS, Dataset, Split
+from ..errors import DCLError
+from ..train import Run, build_run
+from .isolated import measure_in_subprocess
+from .memory import MB, TrainingMemoryMeter
+
+
+def bench_config(arch: str, data: str, method: str, batch_size: int, device: str = "cpu",
+                 **overrides: Any) -> TrainConfig:
+    """The run config of one benchmarked method: the ``arch-data`` preset (when the paper has
+    one) with ``method``, ``batch_size``, ``device`` and ``overrides`` on top."""
+    return resolve_config(arch=arch, data=data, method=method, batch_size=batch_size, device=device, **overrides)
+
+
+def build_bench_run(cfg: TrainConfig) -> tuple[Run, torch.Tensor, torch.Tensor]:
+    """The network and method of ``cfg`` (as :func:`dcl.build_run` builds them for training)
+    plus one random batch ``x (B, C, H, W)``, ``y (B,)`` shaped like dataset ``cfg.data``."""
+    spec = DATASETS.get(cfg.data)
+    empty = Split(torch.empty(0, *spec.in_shape, dtype=torch.uint8), torch.empty(0, dtype=torch.int64))
+    run = build_run(cfg, dataset=Dataset(spec, empty, empty, None))
+    g = torch.Generator().manual_seed(cfg.seed + 1)
+    x = torch.randn(cfg.batch_size, *spec.in_shape, generator=g).to(run.device)
+    if cfg.channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, spec.num_classes, (cfg.batch_size,), generator=g).to(run.device)
+    run.net.train()
+    return run, x, y
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_steps(run: Run, x: torch.Tensor, y: torch.Tensor, steps: int) -> float:
+    """Seconds per training step, averaged over ``steps`` consecutive steps."""
+    _sync(run.device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        run.method.train_step(x, y)
+    _sync(run.device)
+    return (time.perf_counter() - t0) / steps
+
+
+def account_memory(run: Run, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Accounted memory (MB) of one training step; call it after at least one step, so the
+    optimizer state exists (its peak, like the gradients', is part of the figure)."""
+    meter = TrainingMemoryMeter([run.net, run.method.aux], run.method.optimizers)
+    with meter:
+        run.method.train_step(x, y)
+    r = meter.report()
+    return {
+        "peak_memory_mb": r.peak_bytes / MB,
+        "saved_peak_mb": r.saved_peak_bytes / MB,
+        "weights_mb": r.weights_bytes / MB,
+        "grads_peak_mb": r.grads_peak_bytes / MB,
+        "optimizer_state_mb": r.optimizer_state_bytes / MB,
+        "saved_at_peak_mb": r.saved_at_peak / MB,
+        "grads_at_peak_mb": r.grads_at_peak / MB,
+        "saved_tensors": r.saved_tensors,
+    }
+
+
+def machine_info(device: torch.device) -> dict[str, Any]:
+    info: dict[str, Any] = {"torch": torch.__version__, "python": platform.python_version(),
+                            "threads": torch.get_num_threads(), "cpu": _cpu_name(), "cores": os.cpu_count()}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _loadavg() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def run_benchmark(arch: str, data: str, batch_size: int, methods: Sequence[str] = ("bp", "dcl", "dcl-s"), *,
+                  steps: int = 3, warmup: int = 1, repeats: int = 5, device: str = "cpu",
+                  compile: bool = False, amp: bool = False, isolated: bool = True,
+                  overrides: dict[str, Any] | None = None,
+                  log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Benchmark ``methods`` on ``arch`` with inputs shaped like ``data``; one dict per method.
+
+    Each dict holds ``method``, ``params``, ``delta_params``, ``step_ms`` (median over
+    ``repeats`` rounds of ``steps`` steps), ``samples_per_second``, the accounted
+    ``peak_memory_mb`` and its parts (``saved_peak_mb``, ``weights_mb``, ``grads_peak_mb``,
+    ``optimizer_state_mb``), with ``isolated`` the fresh-process ``rss_peak_mb`` /
+    ``rss_train_mb`` (peak minus the resident set before the first step) and on CUDA
+    ``cuda_peak_mb``; and, for every method but ``bp`` when ``bp`` was run,
+    ``speedup_vs_bp``, ``memory_vs_bp``, ``saved_vs_bp`` and the device-level ratios.
+    ``overrides`` are further config fields (e.g. ``{"channels_last": True}``).
+    """
+    methods = [m.strip() for m in methods if m.strip()]
+    if not methods:
+        raise DCLError("--methods needs at least one method (dcl list methods)")
+    if len(set(methods)) != len(methods):
+        raise DCLError(f"--methods lists a method twice: {','.join(methods)}")
+    for name, value, low in (("steps", steps, 1), ("repeats", repeats, 1), ("warmup", warmup, 0),
+                             ("batch_size", batch_size, 2)):
+        if value < low:
+            raise DCLError(f"{name} must be >= {low}, got {value}")
+    if amp and not str(device).startswith("cuda"):
+        raise DCLError(f"--amp (bf16 autocast) needs a CUDA device, got --device {device}")
+    say = log or (lambda s: None)
+    extra = dict(overrides or {})
+    extra.update(compile=compile, amp=amp)
+    cfgs = [bench_config(arch, data, m, batch_size, device, **extra) for m in methods]
+    runs = []
+    for cfg in cfgs:
+        runs.append(build_bench_run(cfg))
+    dev = runs[0][0].device
+    load_before = _loadavg()
+    say(f"warm-up: {warmup} step(s) per method" + (" (compiling)" if compile else ""))
+    for run, x, y in runs:
+        for _ in range(warmup):
+            run.method.train_step(x, y)
+    _sync(dev)
+    times: list[list[float]] = [[] for _ in runs]
+    for r in range(repeats):
+        for k in range(len(runs)):
+            i = (k + r) % len(runs)  # rotate the order every round
+            run, x, y = runs[i]
+            times[i].append(time_steps(run, x, y, steps))
+        say(f"round {r + 1}/{repeats}: " + ", ".join(f"{m} {t[-1] * 1e3:.0f} ms" for m, t in zip(methods, times)))
+    load_after = _loadavg()
+    rows = []
+    for cfg, (run, x, y), ts in zip(cfgs, runs, times):
+        step = statistics.median(ts)
+        row: dict[str, Any] = {
+            "method": cfg.method, "arch": cfg.arch, "data": cfg.data, "batch_size": cfg.batch_size,
+            "device": str(run.device), "params": run.params, "delta_params": run.delta_params,
+            "step_ms": step * 1e3, "step_ms_min": min(ts) * 1e3, "step_ms_max": max(ts) * 1e3,
+            "samples_per_second": cfg.batch_size / step,
+        }
+        row.update(account_memory(run, x, y))
+        rows.append(row)
+    del runs
+    if isolated:
+        for cfg, row in zip(cfgs, rows):
+            say(f"fresh-process memory of {cfg.method}")
+            iso = measure_in_subprocess(cfg.to_dict(), steps=2)
+            if "error" in iso:
+                row["isolated_error"] = iso["error"]
+                continue
+            row["rss_peak_mb"] = iso["rss_peak_mb"]
+            row["rss_train_mb"] = iso["rss_peak_mb"] - iso["rss_base_mb"]
+            if "cuda_peak_mb" in iso:
+                row["cuda_peak_mb"] = iso["cuda_peak_mb"]
+    meta = {"steps": steps, "warmup": warmup, "repeats": repeats, "compile": compile, "amp": amp,
+            "channels_last": cfgs[0].channels_last, "loadavg_before": load_before, "loadavg_after": load_after,
+            **machine_info(dev)}
+    bp = next((row for row in rows if row["method"] == "bp"), None)
+    for row in rows:
+        if bp is not None and row is not bp:
+            row["speedup_vs_bp"] = _ratio(row["samples_per_second"], bp["samples_per_second"])
+            row["memory_vs_bp"] = _ratio(row["peak_memory_mb"], bp["peak_memory_mb"])
+            row["saved_vs_bp"] = _ratio(row["saved_peak_mb"], bp["saved_peak_mb"])
+            for key in ("rss_peak_mb", "rss_train_mb", "cuda_peak_mb"):
+                if key in row and key in bp:
+                    row[key.replace("_mb", "_vs_bp")] = _ratio(row[key], bp[key])
+        row.update(meta)
+    return rows

@@ -1,0 +1,46 @@
+"""``dcl bench``: training throughput and memory of methods side by side (see docs/benchmarks.md)."""
+from __future__ import annotations
+
+from ..bench import format_table, run_benchmark
+from ..config import parse_set_options
+from ._common import print_json
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("bench", help="time and measure the memory of training methods side by side",
+                       description="Train every method of --methods on random batches shaped like --data "
+                                   "(no data files needed), interleaved in one run; print throughput, accounted "
+                                   "peak memory (saved-for-backward + weights + grads + optimizer state), "
+                                   "fresh-process peak RSS / CUDA peak, and each figure's ratio to bp.")
+    p.add_argument("--arch", required=True, help="architecture (dcl list archs)")
+    p.add_argument("--data", required=True, help="dataset whose input shape and classes to use (dcl list datasets)")
+    p.add_argument("--batch-size", type=int, required=True)
+    p.add_argument("--methods", default="bp,dcl,dcl-s", help="comma-separated methods (default bp,dcl,dcl-s)")
+    p.add_argument("--steps", type=int, default=3, help="steps per timed round (default 3)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed steps per method first (default 1)")
+    p.add_argument("--repeats", type=int, default=5, help="timed rounds; the median is reported (default 5)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default cpu)")
+    p.add_argument("--compile", action="store_true", help="torch.compile every block (cfg.compile)")
+    p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA only; cfg.amp)")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory format (cfg.channels_last)")
+    p.add_argument("--no-isolated", action="store_true",
+                   help="skip the fresh-process peak RSS / CUDA measurement of each method")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a config field of every method, e.g. --set dropout=0")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per method")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    overrides = parse_set_options(args.set)
+    if args.channels_last:
+        overrides["channels_last"] = True
+    log = None if args.json else print
+    rows = run_benchmark(args.arch, args.data, args.batch_size, args.methods.split(","), steps=args.steps,
+                         warmup=args.warmup, repeats=args.repeats, device=args.device, compile=args.compile,
+                         amp=args.amp, isolated=not args.no_isolated, overrides=overrides, log=log)
+    if args.json:
+        print_json(rows)
+    else:
+        print(format_table(rows))
+    return 0

@@ -1,0 +1,53 @@
+"""``dcl describe``: a network's local modules, output shapes, K, parameters and Δθ under a method."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import parse_set_options
+from ._common import print_json, table
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("describe", help="show a network's modules, output shapes, K, parameters and Δθ",
+                       description="Describe ARCH built for DATA and trained by METHOD: every local module "
+                                   "with its output shape, layout, K and C, the head, the parameter count, "
+                                   "Δθ against BP and the dictionary. Needs no data on disk.")
+    p.add_argument("--arch", required=True, help="architecture (dcl list archs)")
+    p.add_argument("--data", help="dataset whose input shape and classes to use (dcl list datasets)")
+    p.add_argument("--method", help="training method (dcl list methods); default dcl")
+    p.add_argument("--preset", help="named hyperparameter preset (dcl list presets)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a config field, e.g. --set dict_dim=1024")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..models import describe
+    d = describe(args.arch, args.data, args.method, preset=args.preset, **parse_set_options(args.set))
+    if args.json:
+        print_json(d)
+    else:
+        print(format_description(d))
+    return 0
+
+
+def format_description(d: dict[str, Any]) -> str:
+    """The text form of :func:`dcl.models.describe`'s dict."""
+    shape = "x".join(map(str, d["in_shape"]))
+    lines = [f"{d['arch']} on {d['data']} (input {shape}, {d['num_classes']} classes), method {d['method']}"
+             + (f" (preset {d['preset']})" if d.get("preset") else "")]
+    rows = []
+    for m in d["modules"]:
+        rows.append([m["index"] if m["name"] != "head" else "head", m["layers"], "x".join(map(str, m["output_shape"])),
+                     m["layout"] or "-", m["K"] if m["K"] is not None else "-", m["C"] if m["C"] is not None else "-",
+                     f"{m['params']:,}"])
+    lines.append(table(rows, ["#", "layers", "output", "layout", "K", "C", "params"]))
+    for dct in d["dictionaries"]:
+        kind = "adaptive, trained" if dct["trainable"] else "static, not trained"
+        lines.append(f"{dct['name']}: {'x'.join(map(str, dct['shape']))} ({kind})")
+    n_blocks = len(d["modules"]) - 1
+    how = "each with its own local loss" if d["local"] else "trained end to end"
+    lines.append(f"{n_blocks} block{'s' if n_blocks != 1 else ''} {how} + head")
+    lines.append(f"params {d['params']:,} = network {d['params_network']:,} (as under BP) + Δθ {d['delta_params']:,}")
+    return "\n".join(lines)
