@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from dcl import PRESETS, TrainConfig
 from dcl.methods import build_method
-from dcl.models import ARCHS, build_model, count_params
+from dcl.models import build_model, count_params
 
 CIFAR = (3, 32, 32)
 

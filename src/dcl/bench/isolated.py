@@ -36,8 +36,10 @@ def peak_rss_mb() -> float:
     return r / MB if sys.platform == "darwin" else r / 1024.0  # macOS: bytes; Linux: KiB
 
 
-def measure(config: dict[str, Any], steps: int = 2) -> dict[str, Any]:
+def measure(config: dict[str, Any], steps: int = 2, threads: int | None = None) -> dict[str, Any]:
     """Build the method of ``config`` here, run ``steps`` training steps on random data, report peaks."""
+    if threads:
+        torch.set_num_threads(threads)
     from ..config import TrainConfig
     from .runner import build_bench_run
 
@@ -57,9 +59,11 @@ def measure(config: dict[str, Any], steps: int = 2) -> dict[str, Any]:
     return out
 
 
-def measure_in_subprocess(config: dict[str, Any], steps: int = 2, timeout: float | None = None) -> dict[str, Any]:
+def measure_in_subprocess(config: dict[str, Any], steps: int = 2, threads: int | None = None,
+                          timeout: float | None = None) -> dict[str, Any]:
     """:func:`measure` in a fresh Python process; returns its JSON (or ``{"error": ...}``)."""
-    cmd = [sys.executable, "-m", "dcl.bench.isolated", json.dumps({"config": config, "steps": steps})]
+    args = {"config": config, "steps": steps, "threads": threads}
+    cmd = [sys.executable, "-m", "dcl.bench.isolated", json.dumps(args)]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -72,7 +76,7 @@ def measure_in_subprocess(config: dict[str, Any], steps: int = 2, timeout: float
 
 def main(argv: list[str] | None = None) -> int:
     args = json.loads((argv if argv is not None else sys.argv[1:])[0])
-    print(json.dumps(measure(args["config"], int(args.get("steps", 2)))))
+    print(json.dumps(measure(args["config"], int(args.get("steps", 2)), args.get("threads"))))
     return 0
 
 

@@ -63,14 +63,18 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_steps(run: Run, x: torch.Tensor, y: torch.Tensor, steps: int) -> float:
-    """Seconds per training step, averaged over ``steps`` consecutive steps."""
+def time_steps(run: Run, x: torch.Tensor, y: torch.Tensor, steps: int) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds per training step, averaged over ``steps`` consecutive steps.
+
+    ``cpu`` is this process's CPU time (all its threads): on a machine shared with other
+    work it is less disturbed than the wall time; with one thread it is the work done.
+    """
     _sync(run.device)
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     for _ in range(steps):
         run.method.train_step(x, y)
     _sync(run.device)
-    return (time.perf_counter() - t0) / steps
+    return (time.perf_counter() - t0) / steps, (time.process_time() - c0) / steps
 
 
 def account_memory(run: Run, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
@@ -124,20 +128,38 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 def run_benchmark(arch: str, data: str, batch_size: int, methods: Sequence[str] = ("bp", "dcl", "dcl-s"), *,
                   steps: int = 3, warmup: int = 1, repeats: int = 5, device: str = "cpu",
-                  compile: bool = False, amp: bool = False, isolated: bool = True,
+                  compile: bool = False, amp: bool = False, isolated: bool = True, threads: int | None = None,
                   overrides: dict[str, Any] | None = None,
                   log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Benchmark ``methods`` on ``arch`` with inputs shaped like ``data``; one dict per method.
 
     Each dict holds ``method``, ``params``, ``delta_params``, ``step_ms`` (median over
-    ``repeats`` rounds of ``steps`` steps), ``samples_per_second``, the accounted
+    ``repeats`` rounds of ``steps`` steps), ``samples_per_second``, ``cpu_ms`` (median CPU
+    time of the process per step), the accounted
     ``peak_memory_mb`` and its parts (``saved_peak_mb``, ``weights_mb``, ``grads_peak_mb``,
     ``optimizer_state_mb``), with ``isolated`` the fresh-process ``rss_peak_mb`` /
     ``rss_train_mb`` (peak minus the resident set before the first step) and on CUDA
     ``cuda_peak_mb``; and, for every method but ``bp`` when ``bp`` was run,
-    ``speedup_vs_bp``, ``memory_vs_bp``, ``saved_vs_bp`` and the device-level ratios.
-    ``overrides`` are further config fields (e.g. ``{"channels_last": True}``).
+    ``speedup_vs_bp``, ``cpu_speedup_vs_bp``, ``memory_vs_bp``, ``saved_vs_bp`` and the
+    device-level ratios.
+    ``overrides`` are further config fields (e.g. ``{"channels_last": True}``); ``threads``
+    sets ``torch.set_num_threads`` for the run (and its fresh processes).
     """
+    if threads is not None and threads < 1:
+        raise DCLError(f"threads must be >= 1, got {threads}")
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _run_benchmark(arch, data, batch_size, methods, steps=steps, warmup=warmup, repeats=repeats,
+                              device=device, compile=compile, amp=amp, isolated=isolated, overrides=overrides,
+                              log=log)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _run_benchmark(arch, data, batch_size, methods, *, steps, warmup, repeats, device, compile, amp, isolated,
+                   overrides, log) -> list[dict[str, Any]]:
     methods = [m.strip() for m in methods if m.strip()]
     if not methods:
         raise DCLError("--methods needs at least one method (dcl list methods)")
@@ -164,21 +186,25 @@ def run_benchmark(arch: str, data: str, batch_size: int, methods: Sequence[str] 
             run.method.train_step(x, y)
     _sync(dev)
     times: list[list[float]] = [[] for _ in runs]
+    cpu_times: list[list[float]] = [[] for _ in runs]
     for r in range(repeats):
         for k in range(len(runs)):
             i = (k + r) % len(runs)  # rotate the order every round
             run, x, y = runs[i]
-            times[i].append(time_steps(run, x, y, steps))
+            wall, cpu = time_steps(run, x, y, steps)
+            times[i].append(wall)
+            cpu_times[i].append(cpu)
         say(f"round {r + 1}/{repeats}: " + ", ".join(f"{m} {t[-1] * 1e3:.0f} ms" for m, t in zip(methods, times)))
     load_after = _loadavg()
     rows = []
-    for cfg, (run, x, y), ts in zip(cfgs, runs, times):
+    for cfg, (run, x, y), ts, cs in zip(cfgs, runs, times, cpu_times):
         step = statistics.median(ts)
         row: dict[str, Any] = {
             "method": cfg.method, "arch": cfg.arch, "data": cfg.data, "batch_size": cfg.batch_size,
             "device": str(run.device), "params": run.params, "delta_params": run.delta_params,
             "step_ms": step * 1e3, "step_ms_min": min(ts) * 1e3, "step_ms_max": max(ts) * 1e3,
-            "samples_per_second": cfg.batch_size / step,
+            "samples_per_second": cfg.batch_size / step, "step_ms_all": [t * 1e3 for t in ts],
+            "cpu_ms": statistics.median(cs) * 1e3,
         }
         row.update(account_memory(run, x, y))
         rows.append(row)
@@ -186,7 +212,7 @@ def run_benchmark(arch: str, data: str, batch_size: int, methods: Sequence[str] 
     if isolated:
         for cfg, row in zip(cfgs, rows):
             say(f"fresh-process memory of {cfg.method}")
-            iso = measure_in_subprocess(cfg.to_dict(), steps=2)
+            iso = measure_in_subprocess(cfg.to_dict(), steps=2, threads=torch.get_num_threads())
             if "error" in iso:
                 row["isolated_error"] = iso["error"]
                 continue
@@ -201,6 +227,7 @@ def run_benchmark(arch: str, data: str, batch_size: int, methods: Sequence[str] 
     for row in rows:
         if bp is not None and row is not bp:
             row["speedup_vs_bp"] = _ratio(row["samples_per_second"], bp["samples_per_second"])
+            row["cpu_speedup_vs_bp"] = _ratio(bp["cpu_ms"], row["cpu_ms"])
             row["memory_vs_bp"] = _ratio(row["peak_memory_mb"], bp["peak_memory_mb"])
             row["saved_vs_bp"] = _ratio(row["saved_peak_mb"], bp["saved_peak_mb"])
             for key in ("rss_peak_mb", "rss_train_mb", "cuda_peak_mb"):

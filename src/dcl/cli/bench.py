@@ -20,6 +20,7 @@ def add_parser(sub) -> None:
     p.add_argument("--warmup", type=int, default=1, help="untimed steps per method first (default 1)")
     p.add_argument("--repeats", type=int, default=5, help="timed rounds; the median is reported (default 5)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default cpu)")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's, usually the core count)")
     p.add_argument("--compile", action="store_true", help="torch.compile every block (cfg.compile)")
     p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA only; cfg.amp)")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format (cfg.channels_last)")
@@ -38,7 +39,8 @@ def run(args) -> int:
     log = None if args.json else print
     rows = run_benchmark(args.arch, args.data, args.batch_size, args.methods.split(","), steps=args.steps,
                          warmup=args.warmup, repeats=args.repeats, device=args.device, compile=args.compile,
-                         amp=args.amp, isolated=not args.no_isolated, overrides=overrides, log=log)
+                         amp=args.amp, isolated=not args.no_isolated, threads=args.threads, overrides=overrides,
+                         log=log)
     if args.json:
         print_json(rows)
     else:
