@@ -112,8 +112,10 @@ def layer_summary(module: nn.Module) -> str:
         return "BN"
     if isinstance(module, nn.LayerNorm):
         return "LN"
-    if isinstance(module, (nn.Dropout, nn.Dropout2d)):
-        return f"{type(module).__name__}({module.p:g})"
+    if isinstance(module, nn.Dropout2d):
+        return f"Dropout2d({module.p:g})"
+    if isinstance(module, nn.Dropout):  # also drop-in subclasses (models/layers.py)
+        return f"Dropout({module.p:g})"
     if isinstance(module, nn.MaxPool2d):
         return f"MaxPool{module.kernel_size}"
     if isinstance(module, nn.AdaptiveAvgPool2d):
