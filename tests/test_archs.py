@@ -16,13 +16,6 @@ from dcl.models import build_model, count_params
 CIFAR = (3, 32, 32)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """This file is timed for one core; two threads on a busy 2-core machine run several times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def preset_cfg(name: str, **kw) -> TrainConfig:

@@ -1,10 +1,8 @@
 """The command line: bad input gives one line, exit status 2, no traceback; train/eval/list work."""
 import gzip
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

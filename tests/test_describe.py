@@ -10,12 +10,6 @@ from dcl.data import DATASETS
 from dcl.models import describe, make_local
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_vgg8b_mnist_modules_shapes_and_k():

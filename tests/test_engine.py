@@ -1,6 +1,5 @@
 """The local-learning engine: gradient isolation, dictionaries, resume, atomic checkpoints."""
 import json
-import os
 
 import pytest
 import torch

@@ -1,5 +1,4 @@
 """L_dict (Eq. 2) against REFERENCE.md's test vector and hand computations."""
-import math
 
 import pytest
 import torch

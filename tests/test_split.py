@@ -17,13 +17,6 @@ from conftest import random_dataset
 DOC = Path(__file__).resolve().parents[1] / "docs" / "architectures.md"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Timed for one core; two threads on a busy 2-core machine run several times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def readme_example() -> str:

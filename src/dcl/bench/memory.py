@@ -30,6 +30,9 @@ from torch import Tensor, nn
 
 MB = 2 ** 20
 
+# The hooks run inside compiled blocks (``--compile``): keep TorchDynamo from tracing them.
+_eager = torch.compiler.disable
+
 
 def storage_key(t: Tensor) -> tuple[Hashable, int]:
     """``(key, nbytes)`` of the storage behind ``t``: the same key for every view of it.
@@ -63,6 +66,7 @@ class _Saved:
         self.meter = meter
         self.key = key
 
+    @_eager
     def __del__(self) -> None:
         self.meter._release(self.key)
 
@@ -94,6 +98,7 @@ class SavedTensorMeter:
         self.packed = 0  # tensors saved (before deduplication)
 
     # --- hooks ---------------------------------------------------------------------------
+    @_eager
     def _pack(self, t: Tensor) -> Any:
         key, nbytes = storage_key(t)
         if key in self._exclude or nbytes == 0:
@@ -116,9 +121,11 @@ class SavedTensorMeter:
         return _Saved(t.detach(), self, key)
 
     @staticmethod
+    @_eager
     def _unpack(h: Any) -> Tensor:
         return h.tensor if type(h) is _Saved else h
 
+    @_eager
     def _release(self, key: Hashable) -> None:
         with self._lock:
             ref = self._refs.get(key)
@@ -202,6 +209,7 @@ class TrainingMemoryMeter:
         return tensors_bytes(v for opt in self.optimizers for s in opt.state.values()
                              for v in s.values() if isinstance(v, Tensor))
 
+    @_eager
     def sample(self, *_: Any) -> None:
         saved = self.saved.live_bytes
         grads = self.grads_bytes()

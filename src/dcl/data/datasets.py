@@ -14,7 +14,7 @@ Each :class:`DatasetSpec` carries the paper's normalisation and train augmentati
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 

@@ -36,6 +36,13 @@ DICT_INITS = ("normal", "orthogonal")
 DEFAULT_COSINE_TEMPERATURE = 0.07
 
 
+def _mean(x: Tensor, dim: int) -> Tensor:
+    """``x.mean(dim)`` (bit for bit) computed as sum / K: the backward of a sum is a broadcast
+    view of the (B, C) gradient, where mean's backward writes a full (B, C, K) tensor; this
+    saves a pass over every block output per step (docs/benchmarks.md)."""
+    return x.sum(dim=dim) / x.shape[dim]
+
+
 def feature_vectors_mean(features: Tensor, segments: int | None = None, normalize: bool = False) -> Tensor:
     """Mean of a block's K feature vectors: ``(B, C, H, W) | (B, C, P) | (B, K*C) -> (B, C)``.
 
@@ -47,12 +54,12 @@ def feature_vectors_mean(features: Tensor, segments: int | None = None, normaliz
         vecs = features.flatten(2)  # (B, C, K)
         if normalize:
             vecs = F.normalize(vecs, dim=1)
-        return vecs.mean(dim=2)
+        return _mean(vecs, 2)
     if features.dim() == 3:  # (B, C, P)
         if segments not in (None, 1):
             raise DCLError(f"segments={segments} only applies to flat (B, F) features, got shape {tuple(features.shape)}")
         vecs = F.normalize(features, dim=1) if normalize else features
-        return vecs.mean(dim=2)
+        return _mean(vecs, 2)
     if features.dim() == 2:  # (B, K*C)
         k = 1 if segments is None else int(segments)
         width = features.shape[1]
@@ -61,7 +68,7 @@ def feature_vectors_mean(features: Tensor, segments: int | None = None, normaliz
         vecs = features.view(features.shape[0], k, width // k)  # (B, K, C)
         if normalize:
             vecs = F.normalize(vecs, dim=2)
-        return vecs.mean(dim=1)
+        return _mean(vecs, 1)
     raise DCLError(
         f"features must be (B, C, H, W), (B, C, P) or (B, F); got shape {tuple(features.shape)}"
     )

@@ -26,6 +26,7 @@ from torch import nn
 
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
+from .layers import LeanMaxPool2d
 
 #: (channels, max-pool after the block) of conv blocks 1-6 (Table VIII)
 VGG8B_CONVS: tuple[tuple[int, bool], ...] = (
@@ -42,7 +43,7 @@ def vgg_conv_block(c_in: int, c_out: int, *, pool: bool, dropout: float, kernel:
     layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2), nn.BatchNorm2d(c_out),
                                nn.ReLU(inplace=True)]
     if pool:
-        layers.append(nn.MaxPool2d(2))
+        layers.append(LeanMaxPool2d(2))  # nn.MaxPool2d without its int64 indices (models/layers.py)
     layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
