@@ -215,3 +215,15 @@ def test_cli_bench_bad_input(capsys, argv, needle):
     code = main(base + argv)
     err = capsys.readouterr().err
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_fresh_process_reports_its_own_peak_not_its_parents():
+    """ru_maxrss survives fork + exec on Linux: a child of a big parent would report the parent."""
+    from dcl.bench.isolated import current_rss_mb, measure_in_subprocess
+    ballast = torch.ones(256 * 2 ** 20 // 4)  # 256 MiB the child does not have
+    parent = current_rss_mb()
+    cfg = bench_config("fc", "mnist", "bp", 8, width=32, segments=4)
+    got = measure_in_subprocess(cfg.to_dict(), steps=1, threads=1)
+    assert "error" not in got, got
+    assert 0 < got["rss_base_mb"] <= got["rss_peak_mb"] < parent - 128
+    del ballast

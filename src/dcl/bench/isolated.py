@@ -2,8 +2,8 @@
 
     python -m dcl.bench.isolated '{"config": {...TrainConfig fields...}, "steps": 2}'
 
-prints one JSON object: ``rss_peak_mb`` (``ru_maxrss`` of this process: libraries, weights and
-everything training allocated), ``rss_base_mb`` (resident set after building the network and
+prints one JSON object: ``rss_peak_mb`` (the peak resident set of this process, see
+:func:`peak_rss_mb`: libraries, weights and everything training allocated), ``rss_base_mb`` (resident set after building the network and
 the method, before the first step) and, on CUDA, ``cuda_peak_mb`` (``max_memory_allocated``
 over the steps, after a reset). A fresh process per method keeps one method's high-water mark
 from hiding another's.
@@ -32,6 +32,18 @@ def current_rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident set: Linux ``VmHWM``, elsewhere ``ru_maxrss``.
+
+    Not ``ru_maxrss`` on Linux: it survives ``fork`` + ``exec``, so a child started by a big
+    parent reports at least the parent's size at the fork; ``VmHWM`` belongs to the new image.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return r / MB if sys.platform == "darwin" else r / 1024.0  # macOS: bytes; Linux: KiB
 
