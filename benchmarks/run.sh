@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The measurements behind docs/benchmarks.md, tables T1-T4. Run from the repository root:
-#     bash benchmarks/run.sh            # all of them (about 25 minutes on 2 cores)
+#     bash benchmarks/run.sh            # all of them (about 45 minutes on 2 cores)
 #     bash benchmarks/run.sh vgg8b      # only the runs whose name contains "vgg8b"
 # Each run prints its table and writes benchmarks/results/<name>.json (the --json rows) and
 # <name>.txt (the table). Check `cat /proc/loadavg` first: timings need a quiet machine.
@@ -23,8 +23,11 @@ bench() {  # name, then dcl bench arguments
 # T1: VGG8B, CIFAR-10 shape (3x32x32), batch 128 - the paper's Table 4 setting
 bench vgg8b-cifar10-b128    --arch vgg8b --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 1 --repeats 5
 bench vgg8b-cifar10-b128-cl --arch vgg8b --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 1 --repeats 5 --channels-last
+bench vgg8b-cifar10-b128-cl-t1 --arch vgg8b --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 1 --repeats 5 --channels-last --threads 1
 # T2: Conv (64, 256), CIFAR-10 shape, batch 128
 bench conv-cifar10-b128     --arch conv --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 3 --repeats 5
 bench conv-cifar10-b128-cl  --arch conv --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 3 --repeats 5 --channels-last
+bench conv-cifar10-b128-cl-t1  --arch conv --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 3 --repeats 7 --channels-last --threads 1
 # T3: FC (3072 wide, K=48), CIFAR-10 shape, batch 128
 bench fc-cifar10-b128       --arch fc --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 3 --repeats 5
+bench fc-cifar10-b128-t1       --arch fc --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 5 --repeats 9 --threads 1
