@@ -175,6 +175,7 @@ def test_run_benchmark_rows_and_ratios():
         assert r["peak_memory_mb"] >= r["saved_peak_mb"] + r["weights_mb"] + r["optimizer_state_mb"] - 1e-9
     for r in rows[1:]:
         assert r["speedup_vs_bp"] == pytest.approx(r["samples_per_second"] / bp["samples_per_second"])
+        assert r["paired_speedup_vs_bp"] > 0 and len(r["step_ms_all"]) == 2
         assert r["memory_vs_bp"] == pytest.approx(r["peak_memory_mb"] / bp["peak_memory_mb"])
         assert r["memory_vs_bp"] < 1.0  # one block's activations instead of all of them
     assert rows[1]["delta_params"] == 10 * 8 and rows[2]["delta_params"] == 0  # D^Z is Z x C_D

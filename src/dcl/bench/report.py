@@ -32,11 +32,12 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     head = (f"{r0['arch']} on {r0['data']}-shaped random batches, batch {r0['batch_size']}, {r0['device']} ({dev}), "
             f"torch {r0.get('torch')}{' + ' + ', '.join(opts) if opts else ''}\n"
             f"time: median of {r0['repeats']} interleaved rounds x {r0['steps']} steps after {r0['warmup']} warm-up{load}\n"
-            f"speed = samples/s relative to bp; cpu ms = process CPU time per step, its speed = bp's / this\n"
+            f"speed = samples/s relative to bp; paired = median over rounds of bp's step time / this one's in the "
+            f"same round;\ncpu ms = process CPU time per step, its speed = bp's / this\n"
             f"memory (MiB): accounted peak = saved-for-backward + weights + grads + optimizer state")
     has_rss = any("rss_peak_mb" in r for r in rows)
     has_cuda = any("cuda_peak_mb" in r for r in rows)
-    header = ["method", "params", "Δθ", "ms/step", "samples/s", "speed", "cpu ms", "speed", "memory", "vs bp",
+    header = ["method", "params", "Δθ", "ms/step", "samples/s", "speed", "paired", "cpu ms", "speed", "memory", "vs bp",
               "saved", "vs bp",
               "weights", "grads", "opt"]
     if has_cuda:
@@ -48,6 +49,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         is_bp = r["method"] == "bp"
         line = [r["method"], _f(r["params"]), _f(r["delta_params"]), _f(r["step_ms"], 0),
                 _f(r["samples_per_second"], 1), "1.00x" if is_bp else _x(r.get("speedup_vs_bp")),
+                "1.00x" if is_bp else _x(r.get("paired_speedup_vs_bp")),
                 _f(r["cpu_ms"], 0), "1.00x" if is_bp else _x(r.get("cpu_speedup_vs_bp")),
                 _f(r["peak_memory_mb"]), "1.00x" if is_bp else _x(r.get("memory_vs_bp")),
                 _f(r["saved_peak_mb"]), "1.00x" if is_bp else _x(r.get("saved_vs_bp")),

@@ -140,8 +140,9 @@ def run_benchmark(arch: str, data: str, batch_size: int, methods: Sequence[str] 
     ``optimizer_state_mb``), with ``isolated`` the fresh-process ``rss_peak_mb`` /
     ``rss_train_mb`` (peak minus the resident set before the first step) and on CUDA
     ``cuda_peak_mb``; and, for every method but ``bp`` when ``bp`` was run,
-    ``speedup_vs_bp``, ``cpu_speedup_vs_bp``, ``memory_vs_bp``, ``saved_vs_bp`` and the
-    device-level ratios.
+    ``speedup_vs_bp``, ``cpu_speedup_vs_bp``, ``paired_speedup_vs_bp`` (median over rounds of
+    bp's step time / this method's in the same round), ``memory_vs_bp``, ``saved_vs_bp`` and
+    the device-level ratios.
     ``overrides`` are further config fields (e.g. ``{"channels_last": True}``); ``threads``
     sets ``torch.set_num_threads`` for the run (and its fresh processes).
     """
@@ -228,6 +229,10 @@ def _run_benchmark(arch, data, batch_size, methods, *, steps, warmup, repeats, d
         if bp is not None and row is not bp:
             row["speedup_vs_bp"] = _ratio(row["samples_per_second"], bp["samples_per_second"])
             row["cpu_speedup_vs_bp"] = _ratio(bp["cpu_ms"], row["cpu_ms"])
+            # each round times every method back to back: the median of the per-round ratios
+            # is steadier than the ratio of medians when the machine's load changes mid-run
+            row["paired_speedup_vs_bp"] = statistics.median(
+                b / t for b, t in zip(bp["step_ms_all"], row["step_ms_all"]))
             row["memory_vs_bp"] = _ratio(row["peak_memory_mb"], bp["peak_memory_mb"])
             row["saved_vs_bp"] = _ratio(row["saved_peak_mb"], bp["saved_peak_mb"])
             for key in ("rss_peak_mb", "rss_train_mb", "cuda_peak_mb"):
