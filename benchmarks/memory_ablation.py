@@ -52,7 +52,7 @@ def old_bp_step(self, x, y):
     return {"loss": loss.detach()}
 
 
-def swap(net: nn.Module, pool: bool, drop: bool, lean_pool_default: bool) -> None:
+def swap(net: nn.Module, pool: bool, drop: bool) -> None:
     """Set the network's pooling/dropout layers to the lean or the plain torch kind."""
     for mod in net.modules():
         for name, child in list(mod.named_children()):
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         res = {}
         for m in methods:
             run, x, y = build_bench_run(bench_config(args.arch, args.data, m, args.batch_size))
-            swap(run.net, v["pool"], v["drop"], True)
+            swap(run.net, v["pool"], v["drop"])
             run.method.train_step(x, y)
             res[m] = account_memory(run, x, y)
         cells = [f"{res[m]['peak_memory_mb']:.1f} ({res[m]['saved_peak_mb']:.1f})" for m in methods]
