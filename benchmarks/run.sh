@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The measurements behind docs/benchmarks.md, tables T1-T4. Run from the repository root:
+# The measurements behind docs/benchmarks.md, tables T1-T3. Run from the repository root:
 #     bash benchmarks/run.sh            # all of them (about 45 minutes on 2 cores)
 #     bash benchmarks/run.sh vgg8b      # only the runs whose name contains "vgg8b"
 # Each run prints its table and writes benchmarks/results/<name>.json (the --json rows) and
@@ -15,7 +15,8 @@ bench() {  # name, then dcl bench arguments
     local name=$1; shift
     [[ -n "$only" && "$name" != *"$only"* ]] && return 0
     echo "== $name: dcl bench $*  (load: $(cut -d' ' -f1-3 /proc/loadavg))"
-    "$DCL" bench "$@" --json > "$OUT/$name.json"
+    "$DCL" bench "$@" --json > "$OUT/$name.json.tmp"   # an interrupted run leaves the old result
+    mv "$OUT/$name.json.tmp" "$OUT/$name.json"
     .venv/bin/python -c "import json,sys; from dcl.bench import format_table; print(format_table(json.load(open(sys.argv[1]))))" \
         "$OUT/$name.json" | tee "$OUT/$name.txt"
 }
