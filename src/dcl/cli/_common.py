@@ -30,3 +30,8 @@ def fmt(v: Any, digits: int = 2) -> str:
 
 def progress_default() -> bool:
     return sys.stderr.isatty()
+
+
+def add_data_dir(parser) -> None:
+    """The ``--data-dir`` option every data-reading subcommand shares."""
+    parser.add_argument("--data-dir", help="dataset folder (default: $DCL_DATA_DIR, else the user cache)")

@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from ._common import print_json, progress_default, table
+from ._common import add_data_dir, print_json, progress_default, table
 
 
 def add_parser(sub) -> None:
@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
 
     f = dsub.add_parser("fetch", help="download a dataset into the data folder unless it is present")
     f.add_argument("name", help="dataset (dcl list datasets)")
-    f.add_argument("--data-dir", help="data folder (default: $DCL_DATA_DIR, else the user cache)")
+    add_data_dir(f)
     f.add_argument("--mirror", help="base URL laid out as MIRROR/<folder>/<file> (default: $DCL_DATA_MIRROR, "
                                     "else each file's canonical URL)")
     f.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 
     i = dsub.add_parser("info", help="list datasets: folder, train/test counts, checksum status")
     i.add_argument("names", nargs="*", help="datasets to show (default: all)")
-    i.add_argument("--data-dir", help="data folder (default: $DCL_DATA_DIR, else the user cache)")
+    add_data_dir(i)
     i.add_argument("--no-verify", action="store_true", help="skip the MD5 checks")
     i.add_argument("--files", action="store_true", help="one line per checked file")
     i.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..demo import DEMO_ARCH, DEMO_DATA, DEMO_METHODS, run_demo
-from ._common import fmt, progress_default, table
+from ._common import add_data_dir, fmt, progress_default, table
 
 
 def add_parser(sub) -> None:
@@ -11,7 +11,7 @@ def add_parser(sub) -> None:
     p.add_argument("--arch", default=DEMO_ARCH)
     p.add_argument("--data", default=DEMO_DATA)
     p.add_argument("--methods", default=",".join(DEMO_METHODS), help="comma-separated methods")
-    p.add_argument("--data-dir", help="dataset folder (default: $DCL_DATA_DIR, else the user cache)")
+    add_data_dir(p)
     p.add_argument("--out", help="write each run to OUT/METHOD/")
     p.set_defaults(func=run)
 

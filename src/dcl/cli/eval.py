@@ -12,7 +12,7 @@ from ..errors import DCLError, choices_error
 from ..evaluate import check_prediction, collect_scores, errors, prediction_error, sweep_p
 from ..inference import load_trained, num_predicting_blocks
 from ..superlabels import CIFAR100_FINE_TO_COARSE, MODES, superlabel_errors
-from ._common import fmt, print_json, table
+from ._common import add_data_dir, fmt, print_json, table
 
 SWEEP_PS = tuple(range(11))
 
@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
     p.add_argument("--sweep-p", action="store_true", help="ensemble error for p = 0..10 (paper Fig. III)")
     p.add_argument("--superlabels", nargs="?", const="all", metavar="MODE",
                    help="CIFAR-100 model: CIFAR-20 error by naive | mean | super | all (default all)")
-    p.add_argument("--data-dir", help="dataset folder (default: $DCL_DATA_DIR, else the user cache)")
+    add_data_dir(p)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: the training device if present)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)

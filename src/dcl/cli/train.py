@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..config import parse_set_options, resolve_config
 from ..train import train
-from ._common import fmt, print_json, progress_default
+from ._common import add_data_dir, fmt, print_json, progress_default
 
 
 def add_parser(sub) -> None:
@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
                                                       "to the mean row norm of its trained dictionary (Fig. 4)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override any config field, e.g. --set milestones=10,20 --set dropout=0.1")
-    p.add_argument("--data-dir", help="dataset folder (default: $DCL_DATA_DIR, else the user cache)")
+    add_data_dir(p)
     p.add_argument("--out", help="run folder: checkpoint.pt, metrics.jsonl, summary.json")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
