@@ -57,7 +57,11 @@ def test_vgg8b_block_shapes_and_specs(in_shape, shapes):
     assert (net.specs[-1].width, net.specs[-1].segments) == (512, 2)
     first = net.blocks[0][0]
     assert first.kernel_size == ((7, 7) if in_shape[1] == 96 else (3, 3))
-    assert isinstance(net.blocks[0][-1], torch.nn.Dropout)
+    # the authors' code drops whole channels after the pool (REFERENCE.md); the element form is an option
+    assert isinstance(net.blocks[1][-1], torch.nn.Dropout2d) and isinstance(net.blocks[1][-2], torch.nn.MaxPool2d)
+    elem = build_model(TrainConfig(arch="vgg8b", dropout_kind="element"), in_shape, 10)
+    assert type(elem.blocks[1][-1]) is torch.nn.Dropout
+    assert type(net.blocks[-1][-1]) is torch.nn.Dropout  # the FC block drops elements in both forms
 
 
 @pytest.mark.parametrize("arch, preset, bp", [

@@ -26,7 +26,7 @@ def test_vgg8b_mnist_modules_shapes_and_k():
     assert [m["C"] for m in mods[:-1]] == [128, 256, 256, 512, 512, 512, 512]
     assert mods[-1]["layout"] is None and mods[-1]["layers"] == "Linear(1024->10)"
     assert sum(m["params"] for m in mods) == d["params_network"]
-    assert mods[1]["layers"] == "Conv3x3(128->256) -> BN -> ReLU -> MaxPool2 -> Dropout(0.1)"
+    assert mods[1]["layers"] == "Conv3x3(128->256) -> BN -> ReLU -> MaxPool2 -> Dropout2d(0.1)"
 
 
 def test_methods_change_delta_params_not_the_network():
@@ -83,7 +83,7 @@ def test_cli_text_and_json(capsys):
                  "--set", "dropout=0.2"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert {"params", "delta_params", "modules"} <= set(d)
-    assert d["delta_params"] == 0 and d["params"] == 7_328_266 and d["modules"][0]["layers"].endswith("Dropout(0.2)")
+    assert d["delta_params"] == 0 and d["params"] == 7_328_266 and d["modules"][0]["layers"].endswith("Dropout2d(0.2)")
 
 
 @pytest.mark.parametrize("argv, needle", [

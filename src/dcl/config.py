@@ -17,6 +17,11 @@ from typing import Any
 from .errors import DCLError
 from .registry import Registry
 
+#: hidden activations a network can be built with (``activation``; models/layers.py)
+ACTIVATIONS = ("relu", "leaky_relu", "tanh")
+#: how conv blocks drop units (``dropout_kind``)
+DROPOUT_KINDS = ("channel", "element")
+
 
 @dataclass
 class TrainConfig:
@@ -41,6 +46,9 @@ class TrainConfig:
     width: int = 1024                  # FC hidden width D
     channels: tuple[int, ...] = (64, 256)  # Conv network channels (stride 1, 2, 2, ...)
     dropout: float = 0.0
+    dropout_kind: str = "channel"      # conv blocks: channel (Dropout2d, authors' VGG8B code) | element (Table VIII)
+    activation: str = "relu"           # hidden activation: relu | leaky_relu (N&E sim/predsim) | tanh
+    head_relu: bool = False            # FC: ReLU on the logits, as the authors' code (Table VI has none)
     # --- dictionary loss (Eq. 2) -------------------------------------------------------
     segments: int = 8                  # K for flat (FC) blocks: width = K * C
     dict_dim: int | None = None        # C_D; None = the widest block (paper: max C_h^l)
@@ -287,7 +295,8 @@ def validate_config(cfg: TrainConfig) -> None:
         raise DCLError(f"milestones must be increasing, got {cfg.milestones}")
     for name, valid in (("optimizer", ("adamw", "sgd")), ("schedule", ("multistep", "cosine", "constant")),
                         ("similarity", ("dot", "cosine")), ("dict_init", ("normal", "orthogonal")),
-                        ("adapter", ("pool", "project")), ("dict_update", ("sequential", "accumulate"))):
+                        ("adapter", ("pool", "project")), ("dict_update", ("sequential", "accumulate")),
+                        ("dropout_kind", DROPOUT_KINDS), ("activation", ACTIVATIONS)):
         if getattr(cfg, name) not in valid:
             raise DCLError(f"unknown {name} {getattr(cfg, name)!r}; valid choices: {', '.join(valid)}")
     if not cfg.device.startswith(("cpu", "cuda", "mps")):

@@ -40,7 +40,13 @@ def load_trained(checkpoint, *, data_dir=None, device: str | None = None, datase
 
 def num_predicting_blocks(run: Run) -> int:
     """How many blocks give a layer-wise dictionary prediction (0 for methods without one)."""
-    return len(run.net.blocks) if getattr(run.method, "layerwise", False) else 0
+    return run.method.num_layerwise
+
+
+def check_run_prediction(run: Run, predict: str) -> str:
+    """``predict`` if ``run``'s method offers it (head, block:N, ensemble or its own modes),
+    else a DCLError listing the valid ones."""
+    return check_prediction(predict, num_predicting_blocks(run), run.method.extra_predictions)
 
 
 def run_scores(run: Run, split: str = "test") -> Scores:
@@ -50,7 +56,7 @@ def run_scores(run: Run, split: str = "test") -> Scores:
 
 def eval_error(run: Run, predict: str = "head", p: float = 1.0, split: str = "test") -> float:
     """Top-1 error (percent) of ``predict`` (``head`` | ``block:N`` | ``ensemble``) on ``split``."""
-    check_prediction(predict, num_predicting_blocks(run))
+    check_run_prediction(run, predict)
     return prediction_error(run_scores(run, split), predict, p)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..errors import DCLError, choices_error
 from ..evaluate import check_prediction, collect_scores, errors, prediction_error, sweep_p
-from ..inference import load_trained, num_predicting_blocks
+from ..inference import check_run_prediction, load_trained, num_predicting_blocks
 from ..superlabels import CIFAR100_FINE_TO_COARSE, MODES, superlabel_errors
 from ._common import add_data_dir, fmt, print_json, table
 
@@ -48,8 +48,8 @@ def run(args) -> int:
     modes = _superlabel_modes(args.superlabels) if args.superlabels else None
     run_ = load_trained(args.checkpoint, data_dir=args.data_dir, device=args.device)
     n_blocks = num_predicting_blocks(run_)
-    predict = args.predict or "head"
-    check_prediction(predict, n_blocks)
+    predict = args.predict or run_.method.default_prediction
+    check_run_prediction(run_, predict)
     if args.sweep_p:
         check_prediction("ensemble", n_blocks)
 
@@ -89,7 +89,12 @@ def run(args) -> int:
     if args.json:
         print_json(res)
     else:
-        print(f"test error (head): {fmt(res['test_error'])}%")
+        print(f"test error ({scores.default}): {fmt(res['test_error'])}%")
+        if res.get("head_test_error") is not None and scores.default != "head":
+            print(f"test error (head): {fmt(res['head_test_error'])}%")
+        for name, e in res.get("prediction_errors", {}).items():
+            if name != scores.default:
+                print(f"test error ({name}): {fmt(e)}%")
         for i, e in enumerate(res["layer_test_errors"], start=1):
-            print(f"test error (block {i} dictionary): {fmt(e)}%")
+            print(f"test error (block {i}): {fmt(e)}%")
     return 0

@@ -5,14 +5,26 @@ the network and counted in Δθ), its optimizers and schedulers, and one trainin
 engine (:mod:`dcl.train`) owns everything around it: data, epochs, evaluation, checkpoints.
 
 Methods are registered in :data:`METHODS` by name: ``METHODS.register("name", Class)``.
+
+Contract for a new method (one new file in this package):
+
+* every parameter update goes through :meth:`Method.optimizer_step` (the data-parallel runner
+  averages gradients there, and clipping lives there);
+* prediction at test time goes through :meth:`Method.predict_batch`: the default runs the
+  network once and scores the head and every block's layer-wise prediction; a method with its
+  own inference (e.g. Forward-Forward's label enumeration) overrides it and names its modes in
+  :attr:`Method.extra_predictions` and :attr:`Method.default_prediction`;
+* a local loss that reads a block somewhere other than its output names the
+  :class:`~dcl.models.layers.Tap` in :attr:`Method.feature_tap`.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
 
+from ..evaluate import BatchPredictions
 from ..models.base import LocalNet
 from ..optim import make_optimizer, make_scheduler
 from ..registry import Registry
@@ -27,6 +39,13 @@ class Method:
     layerwise = False
     #: does a block's learning signal stay inside the block (stop-gradient between blocks)?
     local = False
+    #: the Tap inside each block whose tensor the local loss and layer-wise predictions read
+    #: (None: the block's output; "act": the activation before pooling and dropout)
+    feature_tap: str | None = None
+    #: prediction modes of this method beyond head / block:N / ensemble (e.g. ("goodness",))
+    extra_predictions: tuple[str, ...] = ()
+    #: the prediction mode whose error is reported as ``test_error`` (each epoch, dcl eval)
+    default_prediction: str = "head"
 
     def __init__(self, net: LocalNet, cfg, device: torch.device | str = "cpu"):
         self.net = net
@@ -49,8 +68,29 @@ class Method:
         raise NotImplementedError
 
     def block_logits(self, i: int, h: Tensor) -> Tensor | None:
-        """Layer-wise prediction scores ``(B, Z)`` of block ``i`` from its output, or None."""
+        """Layer-wise prediction scores ``(B, Z)`` of block ``i`` from its feature (the tensor
+        at :attr:`feature_tap`, else its output), or None."""
         return None
+
+    @property
+    def num_layerwise(self) -> int:
+        """How many blocks give a layer-wise prediction (``block:N`` modes)."""
+        return len(self.net.blocks) if self.layerwise else 0
+
+    def predict_batch(self, x: Tensor, on_block: Callable[[int, Tensor], None] | None = None) -> BatchPredictions:
+        """Scores of one batch ``x (B, ...)`` in eval mode (no gradients): the head's logits
+        ``(B, Z)``, each block's layer-wise scores (:meth:`block_logits`) and, for methods with
+        their own inference, the :attr:`extra_predictions` by name. ``on_block(i, h_i)`` is
+        called with every block's output (probes: super-labels, analyses)."""
+        h, blocks = x, []
+        for i in range(len(self.net.blocks)):
+            h, feature = self.net.block_forward(i, h, self.feature_tap)
+            s = self.block_logits(i, feature)
+            if s is not None:
+                blocks.append(s)
+            if on_block is not None:
+                on_block(i, h)
+        return BatchPredictions(head=self.net.head(h), blocks=blocks)
 
     # --- shared machinery --------------------------------------------------------------
     def add_optimizer(self, params) -> torch.optim.Optimizer:
@@ -58,6 +98,23 @@ class Method:
         self.optimizers.append(opt)
         self.schedulers.append(make_scheduler(opt, self.cfg))
         return opt
+
+    def optimizer_step(self, opt: torch.optim.Optimizer, clip_value: float | None = None) -> None:
+        """Apply ``opt`` to the gradients its parameters hold, then free them (``set_to_none``).
+
+        Every update of every method goes through here: :meth:`sync_gradients` first (a no-op in
+        one process; the data-parallel runner averages across ranks there), then element-wise
+        clipping to ``[-clip_value, clip_value]`` if given (PFF), then the step.
+        """
+        self.sync_gradients(opt)
+        if clip_value is not None:
+            params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+            torch.nn.utils.clip_grad_value_(params, clip_value)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    def sync_gradients(self, opt: torch.optim.Optimizer) -> None:
+        """Hook run before every step on ``opt``'s gradients; nothing to do in one process."""
 
     def epoch_end(self) -> None:
         for s in self.schedulers:

@@ -18,8 +18,7 @@ class Backprop(Method):
         with autocast(self.cfg, self.device):
             loss = F.cross_entropy(self.net(x), y)
         loss.backward()
-        self.opt.step()
-        self.opt.zero_grad(set_to_none=True)  # free the gradients now, not after the next forward
+        self.optimizer_step(self.opt)  # also frees the gradients now, not after the next forward
         return {"loss": loss.detach()}
 
 

@@ -57,6 +57,8 @@ class LocalMethod(Method):
         return []
 
     def block_loss(self, i: int, h: Tensor, y: Tensor) -> Tensor:
+        """Block ``i``'s local loss on its feature ``h`` (the tensor at :attr:`feature_tap`,
+        else the block output) and labels ``y (B,)``; a scalar whose graph ends in block ``i``."""
         raise NotImplementedError
 
     # --- the loop ------------------------------------------------------------------------
@@ -68,12 +70,13 @@ class LocalMethod(Method):
         die when it returns (nothing of block i is alive while block i+1 runs).
         """
         with autocast(self.cfg, self.device):
-            out = block(h)  # h is detached: the block's graph starts here
-            loss = self.block_loss(i, out, y)
+            # h is detached: the block's graph starts here; the loss reads the block at its
+            # feature_tap (its output unless the method names a Tap inside the block)
+            out, feature = self.net.block_forward(i, h, self.feature_tap)
+            loss = self.block_loss(i, feature, y)
         opt.zero_grad(set_to_none=True)  # no-op unless something leaked a gradient into opt's params
         loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)  # free this block's gradients before the next block
+        self.optimizer_step(opt)  # also frees this block's gradients before the next block
         return out.detach(), loss.detach()
 
     def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
@@ -83,12 +86,10 @@ class LocalMethod(Method):
             h, loss = self._block_step(i, block, opt, h, y)
             block_losses.append(loss)
         if self.shared_opt is not None:
-            self.shared_opt.step()
-            self.shared_opt.zero_grad(set_to_none=True)
+            self.optimizer_step(self.shared_opt)
         with autocast(self.cfg, self.device):
             loss = F.cross_entropy(self.net.head(h), y)
         self.head_opt.zero_grad(set_to_none=True)
         loss.backward()
-        self.head_opt.step()
-        self.head_opt.zero_grad(set_to_none=True)
+        self.optimizer_step(self.head_opt)
         return {"loss": loss.detach(), "block_losses": torch.stack(block_losses)}

@@ -8,6 +8,10 @@ says how: its ``layout`` tells the dictionary loss how to see K vectors of C dim
 * ``"tokens"``: token tensors ``(B, P, C)`` (channels last, as transformers keep them), K = P
 * ``"cls"``:    token tensors ``(B, P, C)`` where only token 0 (the class token) is read, K = 1
 
+A block may contain named read-out points (:class:`~dcl.models.layers.Tap`): ``"act"`` marks
+the activation before pooling and dropout (where Nøkland & Eidnes take their local losses).
+:meth:`LocalNet.block_forward` returns a block's output together with the tensor at a tap.
+
 Architecture builders are registered in :data:`ARCHS` with the signature
 ``build(cfg, in_shape, num_classes) -> LocalNet``.
 """
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from ..registry import Registry
+from .layers import Tap
 
 LAYOUTS = ("map", "flat", "tokens", "cls")
 
@@ -64,6 +69,31 @@ class LocalNet(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.head(x)
+
+    def has_tap(self, i: int, tap: str) -> bool:
+        """Does block ``i`` hold a :class:`Tap` named ``tap`` among its direct children?"""
+        block = self.blocks[i]
+        return isinstance(block, nn.Sequential) and any(isinstance(m, Tap) and m.name == tap for m in block)
+
+    def block_forward(self, i: int, h: Tensor, tap: str | None = None) -> tuple[Tensor, Tensor]:
+        """Run block ``i`` on ``h``; return ``(output, feature)``.
+
+        ``feature`` is the tensor at the block's :class:`Tap` named ``tap`` (same pass, same
+        graph: a loss on it trains the layers before the tap), or the output itself when
+        ``tap`` is None or the block has no such tap (e.g. ResNet, ViT and user blocks).
+        For VGG8B block 2 at 32 px with ``tap="act"``: output ``(B, 256, 16, 16)``, feature
+        ``(B, 256, 32, 32)``.
+        """
+        block = self.blocks[i]
+        if tap is None or not self.has_tap(i, tap):
+            out = block(h)
+            return out, out
+        feature = None
+        for m in block:
+            h = m(h)
+            if isinstance(m, Tap) and m.name == tap:
+                feature = h
+        return h, feature
 
     def features(self, i: int, h: Tensor) -> Tensor:
         layout = self.specs[i].layout

@@ -1,11 +1,15 @@
 """The paper's fully connected network (Table VI; REFERENCE.md "Architectures").
 
-    block 1: Flatten -> Linear(in, D) -> ReLU -> Dropout
-    block 2: LayerNorm(D) -> Linear(D, D) -> ReLU -> Dropout
-    head:    LayerNorm(D) -> Linear(D, Z)
+    block 1: Flatten -> Linear(in, D) -> ReLU -> [act] -> Dropout
+    block 2: LayerNorm(D) -> Linear(D, D) -> ReLU -> [act] -> Dropout
+    head:    LayerNorm(D) -> Linear(D, Z) [-> ReLU with head_relu=true]
 
-Each block's flat output (B, D) is read by L_dict as K segments of C = D/K dims.
+Each block's flat output (B, D) is read by L_dict as K segments of C = D/K dims. ``[act]`` is
+a :class:`~dcl.models.layers.Tap` before dropout (where N&E-style losses read the block).
 MNIST: D=1024, K=8 (dict 10x128): 1,867,786 parameters under BP, 1,869,066 with D^Z.
+
+The head follows the paper's Table VI (plain logits). The authors' code also applies a ReLU
+to the logits: ``--set head_relu=true`` builds that form (no parameters change).
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from torch import nn
 
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
+from .layers import Tap, make_activation
 
 
 @ARCHS.register("fc", description="3-layer FC network, width D, flat outputs cut into K segments (Table VI)")
@@ -23,10 +28,13 @@ def build_fc(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
     if d % k:
         raise DCLError(f"segments K={k} must divide the FC width {d}")
     n_in = math.prod(in_shape)
+    act = cfg.activation
     blocks = [
-        nn.Sequential(nn.Flatten(), nn.Linear(n_in, d), nn.ReLU(inplace=True), nn.Dropout(cfg.dropout)),
-        nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.ReLU(inplace=True), nn.Dropout(cfg.dropout)),
+        nn.Sequential(nn.Flatten(), nn.Linear(n_in, d), make_activation(act), Tap("act"), nn.Dropout(cfg.dropout)),
+        nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), make_activation(act), Tap("act"), nn.Dropout(cfg.dropout)),
     ]
     head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, num_classes))
+    if cfg.head_relu:  # the authors' code: ReLU on the logits (not in the paper's Table VI)
+        head.append(nn.ReLU())
     specs = [BlockSpec(d // k, "flat", k), BlockSpec(d // k, "flat", k)]
     return LocalNet(blocks, head, specs, num_classes=num_classes, in_shape=in_shape, name="fc")

@@ -7,6 +7,9 @@ replace, with less kept for backward (measured in docs/benchmarks.md).
   (the indices are 8 bytes per pooled output, half the bytes of the pooled input).
 * :class:`LeanDropout` = ``nn.Dropout`` that keeps a 1-byte mask instead of a float32 one
   (torch's CPU dropout keeps a full float tensor of 0 and 1/(1-p)).
+
+And :class:`Tap`, an identity that names a point inside a block where a local loss may read
+the block's tensor (see :meth:`dcl.models.LocalNet.block_forward`).
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 from torch.nn.modules.utils import _pair
+
+from ..config import ACTIVATIONS, DROPOUT_KINDS
 
 
 class _MaxPool2dRecompute(torch.autograd.Function):
@@ -77,3 +82,46 @@ class LeanDropout(nn.Dropout):
         if self.p == 1.0 or not (torch.is_grad_enabled() and x.requires_grad):
             return F.dropout(x, self.p, True)
         return _DropoutBoolMask.apply(x, self.p)
+
+
+class Tap(nn.Identity):
+    """An identity layer that names a read-out point inside a block (``(*) -> (*)``, no-op).
+
+    Local-learning papers read a block at different points: DCL takes its loss on the block's
+    output (after pooling and dropout), Nøkland & Eidnes on the activation before them. A block
+    built as ``nn.Sequential(conv, bn, relu, Tap("act"), pool, dropout)`` lets a method ask for
+    the tensor at ``"act"`` in the same forward pass (no second pass, no copy of the network):
+    :meth:`dcl.models.LocalNet.block_forward`. Layers after a tap must not work in place, or
+    they would overwrite the tapped tensor.
+    """
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = str(name)
+
+    def extra_repr(self) -> str:
+        return repr(self.name)
+
+
+
+def make_activation(name: str) -> nn.Module:
+    """The hidden activation ``name``: ``relu``, ``leaky_relu`` (slope 0.01, Nøkland & Eidnes'
+    sim / predsim recipes) or ``tanh``. ReLU and LeakyReLU work in place (nothing after them
+    may rely on their input)."""
+    if name == "relu":
+        return nn.ReLU(inplace=True)
+    if name == "leaky_relu":
+        return nn.LeakyReLU(0.01, inplace=True)
+    if name == "tanh":
+        return nn.Tanh()
+    raise ValueError(f"unknown activation {name!r}; valid: {ACTIVATIONS}")
+
+
+def make_dropout(p: float, kind: str = "channel") -> nn.Module:
+    """Dropout for a conv map ``(B, C, H, W)``: ``channel`` drops whole channels
+    (``nn.Dropout2d``, as the authors' VGG8B code does), ``element`` single values."""
+    if kind == "channel":
+        return nn.Dropout2d(p)
+    if kind == "element":
+        return nn.Dropout(p)
+    raise ValueError(f"unknown dropout kind {kind!r}; valid: {DROPOUT_KINDS}")

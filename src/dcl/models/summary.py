@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .base import LocalNet, count_params
+from .layers import Tap
 from .split import trace_shapes
 
 
@@ -101,7 +102,7 @@ def feature_count(shape: tuple[int, ...], layout: str, segments: int | None) -> 
 def layer_summary(module: nn.Module) -> str:
     """A one-line summary of a module, e.g. ``Conv3x3(3->128) -> BN -> ReLU -> Dropout(0.05)``."""
     if isinstance(module, nn.Sequential):
-        return " -> ".join(layer_summary(m) for m in module)
+        return " -> ".join(layer_summary(m) for m in module if not isinstance(m, Tap))
     if isinstance(module, nn.Conv2d):
         kh, kw = module.kernel_size
         stride = f", s{module.stride[0]}" if module.stride[0] != 1 else ""

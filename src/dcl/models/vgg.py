@@ -1,10 +1,10 @@
 """VGG8B (Nøkland & Eidnes, 2019), as the DCL paper trains it (Tables VIII, IX; REFERENCE.md).
 
-    blocks 1-6: Conv -> BatchNorm -> ReLU -> [MaxPool 2x2] -> Dropout
+    blocks 1-6: Conv -> BatchNorm -> ReLU -> [act] -> [MaxPool 2x2] -> Dropout2d
                 channels 128, 256 (pool), 256, 512 (pool), 512 (pool), 512 (pool)
                 all convs 3x3, stride 1, padding 1, with bias; for 96 px inputs (STL-10) the
                 first conv is 7x7, stride 2, padding 3
-    block 7:    Flatten -> Linear(F, 1024) -> BatchNorm1d -> ReLU -> Dropout
+    block 7:    Flatten -> Linear(F, 1024) -> BatchNorm1d -> ReLU -> [act] -> Dropout
     head:       Linear(1024, Z)
 
 F = 512 * s * s where s is the side left after the four pools: F = 512 (28 px: MNIST,
@@ -13,9 +13,15 @@ output after pool and dropout (REFERENCE.md "Local training"): blocks 1-6 as con
 ``(B, C, H, W)`` (K = H*W), block 7 as a flat ``(B, 1024)`` vector cut into K = 2 segments of
 C = 512 (App. J.2.2). The paper's C_D = 512 (the widest block) is the dictionary width.
 
-Dropout is element-wise (``nn.Dropout``), as the paper's Table VIII lists it; Nøkland &
-Eidnes' own code uses channel dropout (``Dropout2d``) on the conv blocks. The rate is
-``cfg.dropout`` (the vgg8b-* presets hold the paper's per-dataset rates).
+``[act]`` is a :class:`~dcl.models.layers.Tap`: the activation before pooling and dropout,
+where Nøkland & Eidnes' methods (``ll-*``) take their local losses (REFERENCE-LL §0).
+
+Dropout on the conv blocks drops whole channels after the pool (``Dropout2d``), as the
+authors' code that produced the paper's VGG8B numbers does (``dropout_kind=channel``, the
+default); the paper's Table VIII lists an element-wise dropout, which
+``--set dropout_kind=element`` gives. The FC block drops elements. The rate is ``cfg.dropout``
+(the vgg8b-* presets hold the paper's per-dataset rates); ``cfg.activation`` picks the hidden
+activation (LeakyReLU for N&E's sim / predsim recipes).
 
 Parameters (BP / with the 10x512 dictionary): 32 px 8,903,434 / 8,908,554; 28 px (1 channel)
 7,328,266 / 7,333,386; 96 px (STL-10) 11,540,234 / 11,545,354.
@@ -26,7 +32,7 @@ from torch import nn
 
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
-from .layers import LeanMaxPool2d
+from .layers import LeanMaxPool2d, Tap, make_activation, make_dropout
 
 #: (channels, max-pool after the block) of conv blocks 1-6 (Table VIII)
 VGG8B_CONVS: tuple[tuple[int, bool], ...] = (
@@ -38,13 +44,13 @@ LARGE_INPUT = 64            # inputs at least this wide use the 7x7/s2 first con
 
 
 def vgg_conv_block(c_in: int, c_out: int, *, pool: bool, dropout: float, kernel: int = 3,
-                   stride: int = 1) -> nn.Sequential:
-    """``(B, c_in, H, W) -> (B, c_out, H', W')``: Conv -> BN -> ReLU -> [MaxPool 2] -> Dropout."""
+                   stride: int = 1, dropout_kind: str = "channel", activation: str = "relu") -> nn.Sequential:
+    """``(B, c_in, H, W) -> (B, c_out, H', W')``: Conv -> BN -> act -> Tap("act") -> [MaxPool 2] -> Dropout."""
     layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2), nn.BatchNorm2d(c_out),
-                               nn.ReLU(inplace=True)]
+                               make_activation(activation), Tap("act")]
     if pool:
         layers.append(LeanMaxPool2d(2))  # nn.MaxPool2d without its int64 indices (models/layers.py)
-    layers.append(nn.Dropout(dropout))
+    layers.append(make_dropout(dropout, dropout_kind))
     return nn.Sequential(*layers)
 
 
@@ -59,7 +65,8 @@ def vgg8b_flat_features(in_shape: tuple[int, int, int]) -> int:
     return VGG8B_CONVS[-1][0] * h * w
 
 
-def vgg8b(in_shape: tuple[int, int, int], num_classes: int, *, dropout: float = 0.0) -> LocalNet:
+def vgg8b(in_shape: tuple[int, int, int], num_classes: int, *, dropout: float = 0.0,
+          dropout_kind: str = "channel", activation: str = "relu") -> LocalNet:
     """VGG8B for inputs ``(C, H, W)``: 7 local blocks (6 conv, 1 FC) + a linear head."""
     c_in, h, w = in_shape
     if min(h, w) < 16:
@@ -69,13 +76,14 @@ def vgg8b(in_shape: tuple[int, int, int], num_classes: int, *, dropout: float = 
     specs: list[BlockSpec] = []
     for i, (c, pool) in enumerate(VGG8B_CONVS):
         first_large = i == 0 and large
-        blocks.append(vgg_conv_block(c_in, c, pool=pool, dropout=dropout,
-                                     kernel=7 if first_large else 3, stride=2 if first_large else 1))
+        blocks.append(vgg_conv_block(c_in, c, pool=pool, dropout=dropout, dropout_kind=dropout_kind,
+                                     activation=activation, kernel=7 if first_large else 3,
+                                     stride=2 if first_large else 1))
         specs.append(BlockSpec(c, "map"))
         c_in = c
     f = vgg8b_flat_features(in_shape)
     blocks.append(nn.Sequential(nn.Flatten(), nn.Linear(f, VGG8B_FC_WIDTH), nn.BatchNorm1d(VGG8B_FC_WIDTH),
-                                nn.ReLU(inplace=True), nn.Dropout(dropout)))
+                                make_activation(activation), Tap("act"), nn.Dropout(dropout)))
     specs.append(BlockSpec(VGG8B_FC_WIDTH // VGG8B_FC_SEGMENTS, "flat", VGG8B_FC_SEGMENTS))
     head = nn.Linear(VGG8B_FC_WIDTH, num_classes)
     return LocalNet(blocks, head, specs, num_classes=num_classes, in_shape=in_shape, name="vgg8b")
@@ -84,4 +92,5 @@ def vgg8b(in_shape: tuple[int, int, int], num_classes: int, *, dropout: float = 
 @ARCHS.register("vgg8b", description="VGG8B: 6 conv blocks + FC 1024 (2 segments of 512) + linear head; "
                                      "28/32/96 px variants (Tables VIII, IX)")
 def build_vgg8b(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
-    return vgg8b(in_shape, num_classes, dropout=cfg.dropout)
+    return vgg8b(in_shape, num_classes, dropout=cfg.dropout, dropout_kind=cfg.dropout_kind,
+                 activation=cfg.activation)
