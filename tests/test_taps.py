@@ -149,3 +149,17 @@ def test_scores_without_a_head():
     with pytest.raises(DCLError):
         prediction_scores(scores, "head")
     assert BatchPredictions(head=None).blocks == []
+
+
+def test_a_method_recipe_preset_is_preferred_over_the_pair_preset():
+    from dcl.config import PRESETS, find_preset, resolve_config
+
+    assert find_preset("fc", "mnist", "dcl") == "fc-mnist"
+    assert find_preset("fc", "kmnist", "dcl") is None
+    PRESETS.register("test-method-fc-mnist", {"method": "dcl-s", "lr": 1e-3})
+    try:
+        assert find_preset("fc", "mnist", "test-method") == "test-method-fc-mnist"
+        cfg = resolve_config(arch="fc", data="mnist", method="dcl-s")
+        assert cfg.preset == "fc-mnist" and cfg.lr == 5e-4
+    finally:
+        PRESETS._entries.pop("test-method-fc-mnist")

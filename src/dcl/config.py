@@ -3,7 +3,8 @@
 Every hyperparameter of a run lives in :class:`TrainConfig`. A *preset* is a named set of
 field values taken from the paper (Table VII, App. J) or from ``REFERENCE.md`` where the
 paper leaves a value open; :data:`PRESETS` is the one table that holds them all. When a run
-names no preset, the preset ``"{arch}-{data}"`` is used if it exists.
+names no preset, the method's own recipe ``"{method}-{arch}-{data}"`` is used if it exists
+(a baseline's paper recipe), else ``"{arch}-{data}"`` (DCL's and BP's).
 
 Precedence: dataclass defaults < preset < explicit overrides (CLI flags, ``--set k=v``).
 """
@@ -232,10 +233,24 @@ def parse_set_options(items: list[str]) -> dict[str, str]:
     return out
 
 
+def preset_candidates(arch: str, data: str, method: str) -> list[str]:
+    """The preset names a run looks for, most specific first: the method's own recipe for the
+    (network, dataset) pair (``"{method}-{arch}-{data}"``, e.g. ``ll-pred-vgg8b-cifar10``),
+    then the pair's recipe (``"{arch}-{data}"``, DCL's and BP's)."""
+    return [f"{method}-{arch}-{data}", f"{arch}-{data}"]
+
+
+def find_preset(arch: str, data: str, method: str) -> str | None:
+    """The first of :func:`preset_candidates` that exists, or None."""
+    return next((n for n in preset_candidates(arch, data, method) if n in PRESETS), None)
+
+
 def resolve_config(arch: str | None = None, data: str | None = None, preset: str | None = None,
                    **overrides: Any) -> TrainConfig:
-    """Build the run config: defaults < preset (named, else ``arch-data``) < overrides.
+    """Build the run config: defaults < preset < overrides.
 
+    The preset is ``preset`` if named, else the method's recipe for the pair
+    (``"{method}-{arch}-{data}"``) if there is one, else the pair's (``"{arch}-{data}"``).
     ``None`` values in ``overrides`` are ignored (flags the user did not give).
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -244,12 +259,10 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
     if preset is not None:
         values = dict(PRESETS.get(preset))
     else:
-        a = arch or cfg.arch
-        d = data or cfg.data
-        name = f"{a}-{d}"
-        if name in PRESETS:
-            values = dict(PRESETS.get(name))
-            preset = name
+        method = str(overrides.get("method", cfg.method))
+        preset = find_preset(arch or cfg.arch, data or cfg.data, method)
+        if preset is not None:
+            values = dict(PRESETS.get(preset))
     if arch is not None:
         values["arch"] = arch
     if data is not None:
