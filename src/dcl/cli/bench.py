@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..bench import format_table, run_benchmark
-from ..config import parse_set_options
+from ..config import merge_options, parse_set_options
+from ..errors import DCLError
 from ._common import print_json
 
 
@@ -34,6 +35,11 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     overrides = parse_set_options(args.set)
+    named = dict(arch=args.arch, data=args.data, batch_size=args.batch_size, device=args.device,
+                 compile=args.compile or None, amp=args.amp or None, channels_last=args.channels_last or None)
+    merge_options(named, overrides)  # a field given by a flag and by --set is refused
+    if "method" in overrides:
+        raise DCLError(f"dcl bench takes no --set method={overrides['method']}; name the methods with --methods")
     if args.channels_last:
         overrides["channels_last"] = True
     log = None if args.json else print
