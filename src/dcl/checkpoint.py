@@ -15,6 +15,7 @@ import json
 import os
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +114,9 @@ def _load_error(path: Path, e: Exception) -> DCLError:
         return DCLError(f"refusing checkpoint {path}: it references {refused.group(1)}, which a dcl checkpoint "
                         f"never holds (only tensors and plain containers are loaded; is the file genuine?)")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if lines and lines[0].startswith("Weights only load failed"):
-        lines = [ln for ln in lines[1:] if not ln.startswith("Check the documentation")] or ["not a plain checkpoint"]
+    if lines and lines[0].startswith("Weights only load failed"):  # keep torch's reason, not its advice
+        lines = [ln for ln in lines[1:] if not ln.startswith(("Check the documentation", "Please file an issue"))]
+        lines = lines or ["it holds objects a plain checkpoint does not"]
     msg = lines[0] if lines else type(e).__name__
     return DCLError(f"cannot read checkpoint {path}: {msg}")
 
@@ -131,6 +133,9 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", require: tuple[
         path = path / "checkpoint.pt"
     if not path.is_file():
         raise DCLError(f"no checkpoint at {path}")
+    if not zipfile.is_zipfile(path):  # torch.save's format is a zip archive with its central directory last
+        raise DCLError(f"{path} is not a dcl checkpoint: not a complete PyTorch file (truncated, or another "
+                       f"kind of file)")
     try:
         with torch.serialization.safe_globals([collections.Counter]):
             state = torch.load(path, map_location=map_location, weights_only=True)

@@ -179,7 +179,7 @@ def _type_name(tp: Any) -> str:
     optional = typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", None))
     inner = [a for a in typing.get_args(tp) if a is not type(None)][0] if optional else tp
     if typing.get_origin(inner) is tuple:
-        name = f"a list of {_type_name(typing.get_args(inner)[0])}s"
+        name = "a list of " + {int: "integers", float: "numbers"}.get(typing.get_args(inner)[0], "values")
     else:
         name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[inner]
     return name + (" or None" if optional else "")

@@ -154,6 +154,8 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, data_dir=None, res
         if resume:
             raise DCLError("--resume needs --out DIR (the folder holding checkpoint.pt)")
         return _train(cfg, None, data_dir, False, progress, log, dataset, net)
+    if resume and not (Path(out) / "checkpoint.pt").is_file():
+        raise DCLError(f"no checkpoint at {Path(out) / 'checkpoint.pt'} to resume")
     with hold_run_folder(out) as folder:
         return _train(cfg, folder, data_dir, resume, progress, log, dataset, net)
 
@@ -202,8 +204,11 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, progress: bool = Fa
     loader = run.train_loader()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    if getattr(loader, "__len__", None) is not None and len(loader) == 0:
+        raise DCLError(f"no training batch: the training split has {len(run.dataset.train)} sample(s), fewer than "
+                       f"one batch of {cfg.batch_size} (a last batch of 1 is dropped); lower batch_size")
     guard = FiniteLossGuard(run.device, out, hint=f"a lower lr than {cfg.lr:g} may help")
-    method.check_inputs = False  # the loader's batches come from checked splits
+    checked, method.check_inputs = method.check_inputs, False  # the loader's batches come from checked splits
     for epoch in range(start_epoch, cfg.epochs):
         loader.set_epoch(epoch)
         net.train()
@@ -249,6 +254,7 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, progress: bool = Fa
             save_checkpoint(out / "checkpoint.pt", checkpoint_state(run, epoch + 1))
             atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in run.history))
             write_json(out / "summary.json", summary(run))
+    method.check_inputs = checked
     result = summary(run)
     if out is not None:
         write_json(out / "summary.json", result)

@@ -64,11 +64,21 @@ class HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     """Follow redirects only to http and https URLs."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
-        scheme = urllib.parse.urlsplit(newurl).scheme.lower()
-        if scheme not in ALLOWED_SCHEMES:
-            raise DCLError(f"download of {req.full_url} was redirected to {newurl!r}; only http and https "
-                           f"redirects are followed")
+        _check_redirect(req.full_url, newurl)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        target = headers.get("location") or headers.get("uri")
+        if target:
+            _check_redirect(req.full_url, urllib.parse.urljoin(req.full_url, target))
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+def _check_redirect(url: str, newurl: str) -> None:
+    if urllib.parse.urlsplit(newurl).scheme.lower() not in ALLOWED_SCHEMES:
+        raise DCLError(f"download of {url} was redirected to {newurl!r}; only http and https redirects are followed")
 
 
 def _opener() -> urllib.request.OpenerDirector:
