@@ -8,10 +8,13 @@ import io
 import shutil
 import struct
 import tarfile
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+import dcl
 
 from dataformats import cifar_batch, idx_bytes, make_targz, py2_pickle, random_images, write_cifar10
 
@@ -163,7 +166,6 @@ def checkpoint_variants(run: Path, dest: Path) -> dict[str, Path]:
 
 def make_tiny_run(root: Path) -> tuple[Path, Path]:
     """(tiny MNIST data dir, a finished 1-epoch FC run on it): 64 + 32 generated images."""
-    import dcl
     from dataformats import write_idx_dataset
 
     tiny = root / "tiny"
@@ -172,3 +174,60 @@ def make_tiny_run(root: Path) -> tuple[Path, Path]:
     cfg = dcl.resolve_config(arch="fc", data="mnist", epochs=1, batch_size=16, limit_train_batches=2, width=32)
     dcl.train(cfg, run, data_dir=tiny)
     return tiny, run
+
+
+# --- helpers of the Python API cases
+def features(b=4, c=8, dtype=torch.float32):
+    return torch.randn(b, c, dtype=dtype)
+
+
+def bp_method():
+    from dcl.methods import build_method
+    from dcl.models import build_model
+    cfg = dcl.TrainConfig(arch="fc", method="bp", width=32, segments=4, batch_size=4)
+    return build_method(build_model(cfg, (1, 28, 28), 10), cfg)
+
+
+def dcl_method():
+    from dcl.methods import build_method
+    from dcl.models import build_model
+    cfg = dcl.TrainConfig(arch="fc", method="dcl", width=32, segments=4, batch_size=4)
+    return build_method(build_model(cfg, (1, 28, 28), 10), cfg)
+
+
+def seq():
+    from torch import nn
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
+
+
+def local_net(**kw):
+    from dcl.models import make_local
+    return make_local(seq(), **{"split_after": [2], "in_shape": (1, 28, 28), **kw})
+
+
+_SCRATCH = tempfile.TemporaryDirectory(prefix="dcl-bad-")  # removed when the test process exits
+
+
+def tmpdir() -> Path:
+    return Path(tempfile.mkdtemp(dir=_SCRATCH.name))
+
+
+def idx_overflow():
+    import gzip
+    import struct
+    from dcl.data.idx import read_idx
+    p = tmpdir() / "x-idx3-ubyte.gz"
+    p.write_bytes(gzip.compress(struct.pack(">BBBB", 0, 0, 8, 2) + struct.pack(">2I", 2 ** 32 - 1, 2 ** 32 - 1)))
+    return read_idx(p)
+
+
+def duplicate_archive():
+    from dcl.data.archive import extract_archive
+    _, archive = cifar_case(tmpdir(), "duplicate-member")
+    return extract_archive(archive, archive.parent, "cifar-10-batches-py")
+
+
+def garbage() -> Path:
+    p = tmpdir() / "garbage.pt"
+    p.write_bytes(b"\x00" * 100)
+    return p

@@ -34,7 +34,8 @@ import dcl
 import dcl.checkpoint
 import dcl.data.download
 import dcl.losses
-from badinputs import checkpoint_variants, cifar_case, idx_case, make_tiny_run, stl10_oversized
+from badinputs import (bp_method, checkpoint_variants, cifar_case, dcl_method, duplicate_archive, features, garbage,
+                       idx_case, idx_overflow, local_net, make_tiny_run, stl10_oversized, tmpdir)
 from dcl.cli import main
 from dcl.errors import DCLError
 
@@ -136,6 +137,8 @@ CLI: list[tuple[str, str, str]] = [
     ("out-empty", TR + " --out ''", "--out is empty"),
     ("out-locked", TR + " --out {locked}", f"pid {os.getpid()}"),
     ("resume-no-out", TR + " --resume", "--out"),
+    ("resume-no-checkpoint", TR + " --resume --out {tmp}/none", "{tmp}/none/checkpoint.pt"),
+    ("no-train-batch", TR + " --val-split 63", "1 sample(s)"),
     # --- checkpoints that do not fit their config, or are damaged
     ("eval-width", "eval --data-dir {data} {ck/width}", "blocks.0.1.weight"),
     ("eval-arch", "eval --data-dir {data} {ck/arch}", "arch conv"),
@@ -284,58 +287,30 @@ def test_every_class_has_a_subprocess_case():
 
 
 # ------------------------------------------------------------------------------ API cases
-def _features(b=4, c=8, dtype=torch.float32):
-    return torch.randn(b, c, dtype=dtype)
-
-
-def _bp_method():
-    from dcl.methods import build_method
-    from dcl.models import build_model
-    cfg = dcl.TrainConfig(arch="fc", method="bp", width=32, segments=4, batch_size=4)
-    return build_method(build_model(cfg, (1, 28, 28), 10), cfg)
-
-
-def _dcl_method():
-    from dcl.methods import build_method
-    from dcl.models import build_model
-    cfg = dcl.TrainConfig(arch="fc", method="dcl", width=32, segments=4, batch_size=4)
-    return build_method(build_model(cfg, (1, 28, 28), 10), cfg)
-
-
-def _seq():
-    from torch import nn
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
-
-
-def _make_local(**kw):
-    from dcl.models import make_local
-    return make_local(_seq(), **{"split_after": [2], "in_shape": (1, 28, 28), **kw})
-
-
 X, Y = torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
 D = torch.randn(10, 8)
 
 # (id, call, what the message must name)
 API = [
-    ("dict-loss-label-high", lambda: dcl.losses.dict_loss(_features(), torch.tensor([0, 1, 2, 10]), D), "found 10"),
-    ("dict-loss-label-negative", lambda: dcl.losses.dict_loss(_features(), torch.tensor([0, -1, 2, 3]), D),
+    ("dict-loss-label-high", lambda: dcl.losses.dict_loss(features(), torch.tensor([0, 1, 2, 10]), D), "found 10"),
+    ("dict-loss-label-negative", lambda: dcl.losses.dict_loss(features(), torch.tensor([0, -1, 2, 3]), D),
      "found -1"),
-    ("dict-loss-label-float", lambda: dcl.losses.dict_loss(_features(), torch.tensor([0.0, 1, 2, 3]), D),
+    ("dict-loss-label-float", lambda: dcl.losses.dict_loss(features(), torch.tensor([0.0, 1, 2, 3]), D),
      "torch.float32"),
-    ("dict-loss-label-shape", lambda: dcl.losses.dict_loss(_features(), torch.tensor([0, 1]), D), "(2,)"),
-    ("dict-loss-one-row", lambda: dcl.losses.dict_loss(_features(), torch.tensor([0, 0, 0, 0]), torch.randn(1, 8)),
+    ("dict-loss-label-shape", lambda: dcl.losses.dict_loss(features(), torch.tensor([0, 1]), D), "(2,)"),
+    ("dict-loss-one-row", lambda: dcl.losses.dict_loss(features(), torch.tensor([0, 0, 0, 0]), torch.randn(1, 8)),
      "(1, 8)"),
-    ("dict-loss-float64", lambda: dcl.losses.dict_loss(_features(dtype=torch.float64), Y, D), "torch.float64"),
+    ("dict-loss-float64", lambda: dcl.losses.dict_loss(features(dtype=torch.float64), Y, D), "torch.float64"),
     ("dict-loss-numpy", lambda: dcl.losses.dict_loss(np.zeros((4, 8), np.float32), Y, D), "numpy.ndarray"),
-    ("dict-loss-list-labels", lambda: dcl.losses.dict_loss(_features(), [0, 1, 2, 3], D), "list"),
-    ("dict-logits-numpy-dict", lambda: dcl.losses.dict_logits(_features(), np.zeros((10, 8))), "numpy.ndarray"),
-    ("dict-logits-segments", lambda: dcl.losses.dict_logits(_features(), D, segments=1.5), "1.5"),
+    ("dict-loss-list-labels", lambda: dcl.losses.dict_loss(features(), [0, 1, 2, 3], D), "list"),
+    ("dict-logits-numpy-dict", lambda: dcl.losses.dict_logits(features(), np.zeros((10, 8))), "numpy.ndarray"),
+    ("dict-logits-segments", lambda: dcl.losses.dict_logits(features(), D, segments=1.5), "1.5"),
     ("dcl-loss-str-classes", lambda: dcl.DictionaryContrastiveLoss("10", 64), "'10' (str)"),
     ("dcl-loss-float-dim", lambda: dcl.DictionaryContrastiveLoss(10, 64.5), "64.5"),
     ("dcl-loss-one-class", lambda: dcl.DictionaryContrastiveLoss(1, 64), "got 1"),
     ("dcl-loss-nan-temperature", lambda: dcl.DictionaryContrastiveLoss(10, 8, temperature=float("nan")), "nan"),
     ("dcl-loss-inf-norm", lambda: dcl.DictionaryContrastiveLoss(10, 8, norm=float("inf")), "inf"),
-    ("dcl-loss-labels", lambda: dcl.DictionaryContrastiveLoss(10, 8)(_features(), torch.tensor([0, 1, 2, 11])),
+    ("dcl-loss-labels", lambda: dcl.DictionaryContrastiveLoss(10, 8)(features(), torch.tensor([0, 1, 2, 11])),
      "found 11"),
     ("dcl-loss-numpy", lambda: dcl.DictionaryContrastiveLoss(10, 8)(np.zeros((4, 8), np.float32), Y),
      "numpy.ndarray"),
@@ -357,51 +332,24 @@ API = [
     ("resolve-unknown-field", lambda: dcl.resolve_config(arch="fc", data="mnist", lrr=1e-3), "'lrr'"),
     ("train-not-config", lambda: dcl.train({"lr": 1e-3}), "dict"),
     ("train-ignored-field", lambda: dcl.train(dcl.TrainConfig(method="bp", dict_norm=3.0)), "dict_norm=3.0"),
-    ("step-wrong-shape", lambda: _bp_method().train_step(torch.randn(4, 3, 32, 32), Y), "(4, 3, 32, 32)"),
-    ("step-labels-range", lambda: _bp_method().train_step(X, torch.tensor([0, 1, 2, 10])), "found 10"),
-    ("step-labels-count", lambda: _bp_method().train_step(X, torch.tensor([0, 1])), "(2,)"),
-    ("step-float64", lambda: _bp_method().train_step(X.double(), Y), "torch.float64"),
-    ("step-numpy", lambda: _bp_method().train_step(X.numpy(), Y), "numpy.ndarray"),
-    ("step-int-input", lambda: _bp_method().train_step(torch.zeros(4, 1, 28, 28, dtype=torch.uint8), Y),
+    ("step-wrong-shape", lambda: bp_method().train_step(torch.randn(4, 3, 32, 32), Y), "(4, 3, 32, 32)"),
+    ("step-labels-range", lambda: bp_method().train_step(X, torch.tensor([0, 1, 2, 10])), "found 10"),
+    ("step-labels-count", lambda: bp_method().train_step(X, torch.tensor([0, 1])), "(2,)"),
+    ("step-float64", lambda: bp_method().train_step(X.double(), Y), "torch.float64"),
+    ("step-numpy", lambda: bp_method().train_step(X.numpy(), Y), "numpy.ndarray"),
+    ("step-int-input", lambda: bp_method().train_step(torch.zeros(4, 1, 28, 28, dtype=torch.uint8), Y),
      "torch.uint8"),
-    ("step-dcl-labels", lambda: _dcl_method().train_step(X, torch.tensor([0, 1, 2, 99])), "found 99"),
-    ("make-local-fraction", lambda: _make_local(split_after=[1.7]), "1.7"),
-    ("make-local-str", lambda: _make_local(split_after="2"), "'2'"),
-    ("make-local-in-shape", lambda: _make_local(in_shape=(1, 28.5, 28)), "28.5"),
-    ("make-local-segments", lambda: _make_local(segments=[2.5]), "2.5"),
-    ("read-idx-overflow", lambda: _idx_overflow(), "4294967295"),
-    ("archive-duplicate", lambda: _duplicate_archive(), "appears twice"),
-    ("load-checkpoint-garbage", lambda: dcl.checkpoint.load_checkpoint(_garbage()), "garbage.pt"),
-    ("download-ftp", lambda: dcl.data.download.download_file("ftp://127.0.0.1/x", _tmpdir() / "x", "0" * 32),
+    ("step-dcl-labels", lambda: dcl_method().train_step(X, torch.tensor([0, 1, 2, 99])), "found 99"),
+    ("make-local-fraction", lambda: local_net(split_after=[1.7]), "1.7"),
+    ("make-local-str", lambda: local_net(split_after="2"), "'2'"),
+    ("make-local-in-shape", lambda: local_net(in_shape=(1, 28.5, 28)), "28.5"),
+    ("make-local-segments", lambda: local_net(segments=[2.5]), "2.5"),
+    ("read-idx-overflow", lambda: idx_overflow(), "4294967295"),
+    ("archive-duplicate", lambda: duplicate_archive(), "appears twice"),
+    ("load-checkpoint-garbage", lambda: dcl.checkpoint.load_checkpoint(garbage()), "garbage.pt"),
+    ("download-ftp", lambda: dcl.data.download.download_file("ftp://127.0.0.1/x", tmpdir() / "x", "0" * 32),
      "ftp://127.0.0.1/x"),
 ]
-
-
-def _tmpdir() -> Path:
-    import tempfile
-    return Path(tempfile.mkdtemp(prefix="dcl-bad-"))
-
-
-def _idx_overflow():
-    import gzip
-    import struct
-    from dcl.data.idx import read_idx
-    p = _tmpdir() / "x-idx3-ubyte.gz"
-    p.write_bytes(gzip.compress(struct.pack(">BBBB", 0, 0, 8, 2) + struct.pack(">2I", 2 ** 32 - 1, 2 ** 32 - 1)))
-    return read_idx(p)
-
-
-def _duplicate_archive():
-    from badinputs import cifar_case
-    from dcl.data.archive import extract_archive
-    folder, archive = cifar_case(_tmpdir(), "duplicate-member")
-    return extract_archive(archive, archive.parent, "cifar-10-batches-py")
-
-
-def _garbage() -> Path:
-    p = _tmpdir() / "garbage.pt"
-    p.write_bytes(b"\x00" * 100)
-    return p
 
 
 @pytest.mark.parametrize("case, call, needle", API, ids=[a[0] for a in API])
@@ -415,3 +363,30 @@ def test_api_case(case, call, needle):
 
 def test_the_table_is_large_enough():
     assert len(CLI) + len(API) >= 100
+
+
+def test_every_config_field_has_a_rule():
+    """A new TrainConfig field needs its range in dcl/config_rules.py RULES (one place)."""
+    from dataclasses import fields
+
+    from dcl.config_rules import RULES
+    missing = [f.name for f in fields(dcl.TrainConfig) if f.name not in RULES]
+    assert not missing, f"add a rule to dcl.config_rules.RULES for: {', '.join(missing)}"
+
+
+def test_loss_guard_reads_one_step_late_on_an_accelerator():
+    """On a CUDA device the flag of step t is read after step t+1 is queued; flush reads the last."""
+    from dcl.lossguard import FiniteLossGuard, NonFiniteLoss
+    nan = float("nan")
+    guard = FiniteLossGuard(torch.device("cuda"))  # only the device type matters here
+    guard.check({"loss": torch.tensor(1.0), "block_losses": torch.tensor([1.0, 1.0])}, 1, 1)
+    guard.check({"loss": torch.tensor(1.0), "block_losses": torch.tensor([1.0, nan])}, 1, 2)  # not read yet
+    with pytest.raises(NonFiniteLoss, match=r"nan at epoch 1, step 2 \(block 2\)"):
+        guard.check({"loss": torch.tensor(1.0), "block_losses": torch.tensor([1.0, 1.0])}, 1, 3)
+    guard = FiniteLossGuard(torch.device("cuda"))
+    guard.check({"loss": torch.tensor(float("inf"))}, 4, 9)
+    with pytest.raises(NonFiniteLoss, match=r"inf at epoch 4, step 9 \(the network's loss\)"):
+        guard.flush()
+    cpu = FiniteLossGuard(torch.device("cpu"))
+    with pytest.raises(NonFiniteLoss, match=r"step 1 \(the head\)"):
+        cpu.check({"loss": torch.tensor(nan), "block_losses": torch.tensor([1.0, 1.0])}, 1, 1)

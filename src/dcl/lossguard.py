@@ -35,10 +35,10 @@ class FiniteLossGuard:
 
     def check(self, stats: dict[str, Any], epoch: int, step: int) -> None:
         """Check the losses of ``step`` (1-based) of ``epoch`` (1-based)."""
-        loss = stats["loss"].detach().reshape(1).float()
+        loss = torch.as_tensor(stats["loss"]).detach().reshape(1).float()
         blocks = stats.get("block_losses")
         has_blocks = isinstance(blocks, Tensor) and blocks.numel() > 0
-        values = torch.cat([blocks.detach().reshape(-1).float(), loss]) if has_blocks else loss
+        values = torch.cat([blocks.detach().reshape(-1).float().to(loss.device), loss]) if has_blocks else loss
         ok = torch.isfinite(values).all()
         entry = (ok, values, has_blocks, epoch, step)
         if not self.lagged:
