@@ -134,7 +134,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", require: tuple[
     if not path.is_file():
         raise DCLError(f"no checkpoint at {path}")
     if not zipfile.is_zipfile(path):  # torch.save's format is a zip archive with its central directory last
-        raise DCLError(f"{path} is not a dcl checkpoint: not a complete PyTorch file (truncated, or another "
+        raise DCLError(f"cannot read checkpoint {path}: not a complete PyTorch file (truncated, or another "
                        f"kind of file)")
     try:
         with torch.serialization.safe_globals([collections.Counter]):
