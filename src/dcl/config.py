@@ -71,6 +71,13 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     amp: bool = False                  # bf16 autocast (CUDA)
+    # --- training past one device (dcl.parallel; docs/parallel.md; run under torchrun) ---
+    stages: int = 1                    # pipeline stages: ranks per replica, each training its own blocks
+    stage_split: tuple[int, ...] | None = None  # blocks per stage, e.g. 3,2,2; None: balanced by measured cost
+    max_in_flight: int = 2             # batches a stage may send ahead of the next stage
+    dist_timeout: float = 300.0        # seconds a rank waits for another before the run stops with an error
+    grad_overlap: bool = True          # data-parallel: start each gradient's all-reduce during backward
+    sync_bn: bool = False              # data-parallel: BatchNorm statistics over all replicas (CUDA only)
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
@@ -312,5 +319,9 @@ def validate_config(cfg: TrainConfig) -> None:
                         ("dropout_kind", DROPOUT_KINDS), ("activation", ACTIVATIONS)):
         if getattr(cfg, name) not in valid:
             raise DCLError(f"unknown {name} {getattr(cfg, name)!r}; valid choices: {', '.join(valid)}")
+    for name in ("stages", "max_in_flight", "dist_timeout"):
+        positive(name)
+    if cfg.stage_split is not None and (not cfg.stage_split or min(cfg.stage_split) < 1):
+        raise DCLError(f"stage_split must list at least one block per stage, got {cfg.stage_split}")
     if not cfg.device.startswith(("cpu", "cuda", "mps")):
         raise DCLError(f"unknown device {cfg.device!r}; valid choices: cpu, cuda, cuda:N, mps")

@@ -31,6 +31,7 @@ from .evaluate import collect_scores, errors
 from .methods import METHODS, Method, build_method
 from .optim import compile_network
 from .models import LocalNet, build_model, count_params
+from .parallel import Parallel
 
 
 def resolve_device(name: str) -> torch.device:
@@ -59,6 +60,7 @@ class Run:
     method: Method
     device: torch.device
     history: list[dict[str, Any]] = field(default_factory=list)
+    parallel: Parallel | None = None  # this rank's part of a torchrun run (dcl.parallel), else None
 
     @property
     def params(self) -> int:
@@ -71,15 +73,17 @@ class Run:
 
     def train_loader(self) -> BatchLoader:
         c = self.cfg
-        return BatchLoader(self.dataset.train, self.dataset.spec, c.batch_size, train=True, device=self.device,
-                           augment=c.augment, seed=c.seed, limit_batches=c.limit_train_batches,
-                           channels_last=c.channels_last)
+        loader = BatchLoader(self.dataset.train, self.dataset.spec, c.batch_size, train=True, device=self.device,
+                             augment=c.augment, seed=c.seed, limit_batches=c.limit_train_batches,
+                             channels_last=c.channels_last)
+        return loader if self.parallel is None else self.parallel.train_loader(loader)
 
     def eval_loader(self, split: str = "test") -> BatchLoader:
         c = self.cfg
         data = getattr(self.dataset, split)
-        return BatchLoader(data, self.dataset.spec, c.eval_batch_size, train=False, device=self.device,
-                           channels_last=c.channels_last)
+        loader = BatchLoader(data, self.dataset.spec, c.eval_batch_size, train=False, device=self.device,
+                             channels_last=c.channels_last)
+        return loader if self.parallel is None else self.parallel.eval_loader(loader)
 
 
 def build_run(cfg: TrainConfig, data_dir=None, dataset: Dataset | None = None,
@@ -115,7 +119,10 @@ def build_run(cfg: TrainConfig, data_dir=None, dataset: Dataset | None = None,
 
 
 def evaluate_run(run: Run, split: str = "test") -> dict[str, Any]:
-    return errors(collect_scores(run.net, run.method, run.eval_loader(split)))
+    scores = collect_scores(run.net, run.method, run.eval_loader(split))
+    if run.parallel is not None:  # every rank scored its part
+        scores = run.parallel.gather_scores(run, scores)
+    return errors(scores)
 
 
 def train(cfg: TrainConfig, out: str | Path | None = None, *, data_dir=None, resume: bool = False,
@@ -128,6 +135,9 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, data_dir=None, res
 
     ``resume=True`` continues from ``out/checkpoint.pt`` (the checkpoint's config is used,
     except ``epochs``, which may be raised to train longer).
+
+    Launched as several ranks by torchrun (or with ``cfg.stages > 1``), each rank trains its
+    part (:mod:`dcl.parallel`): rank 0 logs and writes ``out``; every rank returns the summary.
     """
     out = Path(out) if out is not None else None
     state = None
@@ -136,7 +146,23 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, data_dir=None, res
             raise DCLError("--resume needs --out DIR (the folder holding checkpoint.pt)")
         state = load_checkpoint(out / "checkpoint.pt")
         cfg = TrainConfig.from_dict({**state["config"], "epochs": cfg.epochs})
+    parallel = Parallel.start(cfg)
+    try:
+        return _train(cfg, out, state, parallel, data_dir=data_dir, progress=progress, log=log, dataset=dataset,
+                      net=net)
+    finally:
+        if parallel is not None:
+            parallel.close()
+
+
+def _train(cfg, out, state, parallel, *, data_dir, progress, log, dataset, net) -> dict[str, Any]:
+    if parallel is not None:
+        cfg = parallel.configure(cfg)
     run = build_run(cfg, data_dir, dataset, net)
+    if parallel is not None:
+        parallel.attach(run)
+        if not parallel.is_writer:
+            out, log, progress = None, None, False
     start_epoch = 0
     if state is not None:
         run.net.load_state_dict(state["net"])
@@ -180,6 +206,9 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, progress: bool = Fa
         if run.device.type == "cuda":
             torch.cuda.synchronize(run.device)
         train_seconds = time.perf_counter() - t0
+        if run.parallel is not None:  # every rank's losses and samples
+            loss_sum, block_sum, samples, train_seconds = run.parallel.reduce_epoch(loss_sum, block_sum, samples,
+                                                                                    train_seconds)
         method.epoch_end()
         ev = evaluate_run(run, "test")
         record = {

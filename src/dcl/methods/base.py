@@ -46,6 +46,9 @@ class Method:
     extra_predictions: tuple[str, ...] = ()
     #: the prediction mode whose error is reported as ``test_error`` (each epoch, dcl eval)
     default_prediction: str = "head"
+    #: set by the data-parallel runner (:mod:`dcl.parallel.gradients`): averages ``opt``'s
+    #: gradients across replicas; None in one process
+    gradient_sync: Callable[[torch.optim.Optimizer], None] | None = None
 
     def __init__(self, net: LocalNet, cfg, device: torch.device | str = "cpu"):
         self.net = net
@@ -114,7 +117,10 @@ class Method:
         opt.zero_grad(set_to_none=True)
 
     def sync_gradients(self, opt: torch.optim.Optimizer) -> None:
-        """Hook run before every step on ``opt``'s gradients; nothing to do in one process."""
+        """Hook run before every step on ``opt``'s gradients: :attr:`gradient_sync` when the
+        data-parallel runner set it; nothing to do in one process."""
+        if self.gradient_sync is not None:
+            self.gradient_sync(opt)
 
     def epoch_end(self) -> None:
         for s in self.schedulers:
