@@ -148,8 +148,11 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, data_dir=None, res
         cfg = TrainConfig.from_dict({**state["config"], "epochs": cfg.epochs})
     parallel = Parallel.start(cfg)
     try:
-        return _train(cfg, out, state, parallel, data_dir=data_dir, progress=progress, log=log, dataset=dataset,
-                      net=net)
+        result = _train(cfg, out, state, parallel, data_dir=data_dir, progress=progress, log=log, dataset=dataset,
+                        net=net)
+        if parallel is not None:
+            parallel.barrier()  # no rank returns before rank 0 has written the run folder
+        return result
     finally:
         if parallel is not None:
             parallel.close()

@@ -18,6 +18,8 @@ def add_parser(sub) -> None:
     p.add_argument("--preset", help="named hyperparameter preset (dcl list presets)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a config field, e.g. --set dict_dim=1024")
+    p.add_argument("--stages", type=int, help="also measure every block's step time and show the split into S "
+                                               "pipeline stages that dcl train --stages S would use")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -25,10 +27,16 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..models import describe
     d = describe(args.arch, args.data, args.method, preset=args.preset, **parse_set_options(args.set))
+    if args.stages:
+        from ..parallel.plan import describe_split, format_split
+        d["pipeline"] = describe_split(args.arch, args.data, args.method, args.stages, preset=args.preset,
+                                       **parse_set_options(args.set))
     if args.json:
         print_json(d)
     else:
         print(format_description(d))
+        if args.stages:
+            print(format_split(d["pipeline"]))
     return 0
 
 

@@ -52,9 +52,9 @@ def simulate(stage_seconds: Sequence[float], send_seconds: Sequence[float], batc
             if s < S - 1 and back >= 0:
                 start = max(start, sent[s][back])
             finish[s][t] = start + stage_seconds[s]
-        for s in range(S - 1):  # the receiver posts batch t's receive when batch t-1 has arrived
-            ready = sent[s][t - 1] if t else 0.0
-            sent[s][t] = max(finish[s][t], ready) + send_seconds[s]
+            if s < S - 1:  # the receiver posts batch t's receive when batch t-1 has arrived
+                ready = sent[s][t - 1] if t else 0.0
+                sent[s][t] = max(finish[s][t], ready) + send_seconds[s]
     return finish[S - 1][batches - 1]
 
 

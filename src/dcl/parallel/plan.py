@@ -71,7 +71,12 @@ def balanced_split(costs: Sequence[float], stages: int) -> tuple[int, ...]:
     return tuple(reversed(counts))
 
 
-def block_costs(method, batch_size: int, repeats: int = 3) -> list[float]:
+#: the largest batch the split is measured at (costs grow about linearly with the batch; a
+#: smaller one keeps the measurement, which the other ranks wait for, short)
+MEASURE_BATCH = 64
+
+
+def block_costs(method, batch_size: int, repeats: int = 2) -> list[float]:
     """Median seconds of one training step of every block of ``method`` (a LocalMethod) on a
     random batch of ``batch_size``, the head's step added to the last block. Runs on a deep
     copy under a forked RNG: the method, its network and the RNG stream are left untouched."""
@@ -115,6 +120,7 @@ def split_report(method, stages: int, batch_size: int) -> dict[str, Any]:
     n = len(method.net.blocks)
     if not 1 <= stages <= n:
         raise DCLError(f"--stages {stages}: this network has {n} blocks, so 1 to {n} stages")
+    batch_size = min(batch_size, MEASURE_BATCH)
     costs = block_costs(method, batch_size)
     counts = balanced_split(costs, stages)
     plan = StagePlan(counts)
@@ -123,6 +129,27 @@ def split_report(method, stages: int, batch_size: int) -> dict[str, Any]:
             "block_ms": [1e3 * c for c in costs], "stage_ms": [1e3 * c for c in stage_costs],
             "blocks": [[i + 1 for i in plan.blocks(s)] for s in range(stages)],
             "ideal_speedup": sum(costs) / max(stage_costs)}
+
+
+def describe_split(arch: str, data: str | None, method: str | None, stages: int, *, preset: str | None = None,
+                   **overrides: Any) -> dict[str, Any]:
+    """:func:`split_report` for a registry network under a method (``dcl describe --stages``),
+    at the run's batch size; no data is read and the global RNG is left untouched."""
+    from ..config import resolve_config
+    from ..data import DATASETS
+    from ..methods import build_method
+    from ..models import build_model
+    from .dictionaries import config_for_stages
+
+    cfg = config_for_stages(resolve_config(arch=arch, data=data, preset=preset, method=method, stages=stages,
+                                           **overrides))
+    spec = DATASETS.get(cfg.data)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        m = build_method(build_model(cfg, spec.in_shape, spec.num_classes), cfg)
+    from .stage import check_stageable
+    check_stageable(m)
+    return split_report(m, stages, cfg.batch_size)
 
 
 def format_split(r: dict[str, Any]) -> str:

@@ -26,7 +26,7 @@ from .dictionaries import config_for_stages
 from .gradients import GradientAverager
 from .loaders import BatchSlot, rank_loader
 from .mesh import Mesh, init_mesh
-from .plan import StagePlan, balanced_split, block_costs, check_split
+from .plan import StagePlan, check_split, split_report
 from .scores import gather_scores
 from .stage import ReplicaMethod, StageMethod, check_stageable
 
@@ -94,7 +94,7 @@ class Parallel:
             return (1,) * n
         split = [None]
         if self.mesh.is_writer:  # one measurement, so that every rank uses the same split
-            split = [balanced_split(block_costs(method, max(2, cfg.batch_size // self.mesh.replicas)), cfg.stages)]
+            split = [tuple(split_report(method, cfg.stages, max(2, cfg.batch_size // self.mesh.replicas))["split"])]
         with guard(self.mesh.where(), "agreeing on the stage split"):
             dist.broadcast_object_list(split, src=0)
         return tuple(split[0])
@@ -140,6 +140,10 @@ class Parallel:
         return {"rank": self.mesh.rank, "stage": self.mesh.stage, "replica": self.mesh.replica,
                 "compute_seconds": s.compute_seconds, "waits": dict(s.waits), "p2p_bytes": s.p2p_bytes,
                 "collective_bytes": s.collective_bytes, "steps": s.steps, "time": time.perf_counter()}
+
+    def barrier(self) -> None:
+        with guard(self.mesh.where(), "finishing the run"):
+            dist.barrier()
 
     def close(self) -> None:
         if self.averager is not None:

@@ -53,7 +53,15 @@ class ReplicaMethod:
         return getattr(self.inner, name)
 
     def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
-        return self.inner.train_step(x, y)
+        return self.weighted(self.inner.train_step(x, y))
+
+    def weighted(self, stats: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Losses scaled by this replica's share of the batch times R, so that the replicas'
+        mean (``Parallel.reduce_epoch``) is the loss of the whole batch, also for unequal parts."""
+        w = self.slot.weight * self.mesh.replicas
+        if w == 1.0:
+            return stats
+        return {k: v * w if k in ("loss", "block_losses") else v for k, v in stats.items()}
 
     def predict_batch(self, x: Tensor, on_block=None) -> BatchPredictions:
         return self.inner.predict_batch(x, on_block)
@@ -109,7 +117,7 @@ class StageMethod(ReplicaMethod):
             self.sync.tick()
         self.ticks = max(self.ticks, 0) + 1
         self.mesh.stats.steps += 1
-        return {"loss": loss, "block_losses": block_losses}
+        return self.weighted({"loss": loss, "block_losses": block_losses})
 
     def fill(self) -> None:
         """Start the epoch's pipeline: the ticks the earlier stages run before this stage's first
