@@ -46,6 +46,7 @@ CASES2 = {
 }
 RESUME = dict(name="pp-dcl-ld-resumed", cfg=CASES2["pp-dcl-ld"], resume_from_epochs=1)
 CASES3 = {"pp3-dcl-s": dict(CONV, method="dcl-s", stages=3), "pp3-dcl-ld": dict(CONV, method="dcl-ld", stages=3)}
+CASES4 = {"mesh-dcl-s": dict(FC, method="dcl-s", stages=2, limit_train_batches=None)}  # 2 replicas x 2 stages
 
 
 def free_port() -> int:
@@ -74,6 +75,12 @@ def two_ranks(real_data_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def three_ranks(real_data_dir, tmp_path_factory) -> Path:
     return spawn(3, [dict(name=n, cfg=c) for n, c in CASES3.items()], tmp_path_factory.mktemp("three-ranks"),
+                 real_data_dir)
+
+
+@pytest.fixture(scope="module")
+def four_ranks(real_data_dir, tmp_path_factory) -> Path:
+    return spawn(4, [dict(name=n, cfg=c) for n, c in CASES4.items()], tmp_path_factory.mktemp("four-ranks"),
                  real_data_dir)
 
 
@@ -140,6 +147,13 @@ def test_three_stage_pipeline_equals_sequential(three_ranks, tiny, tmp_path, nam
     got = load_checkpoint(three_ranks / name)
     assert list(got["config"]["stage_split"]) == [1, 1, 1]
     assert_same_run(got, sequential(CASES3[name], tiny, tmp_path / "ref"), exact=True)
+
+
+def test_two_replicas_of_a_two_stage_pipeline_equal_one_process(four_ranks, tiny, tmp_path):
+    """The 2-D mesh: activations within a replica, gradients averaged over the replicas of each
+    stage, the uneven last batch weighted."""
+    got = load_checkpoint(four_ranks / "mesh-dcl-s")
+    assert_same_run(got, sequential(CASES4["mesh-dcl-s"], tiny, tmp_path / "ref"), exact=False)
 
 
 def test_two_stage_run_resumes_exactly(two_ranks):
@@ -281,3 +295,24 @@ def test_pipeline_simulation_by_hand():
     assert simulate([1, 1, 1], [0, 0], 10) == 12      # fill: 2 ticks
     assert simulate([1, 1, 1], [0.5, 0.5], 10) == 13  # each boundary's transfer once, in the fill
     assert simulate([1, 2, 1], [0, 0], 10) == 22      # the slowest stage sets the pace
+
+
+def test_describe_shows_the_measured_split():
+    from dcl.parallel.plan import describe_split, format_split
+    r = describe_split("conv", "mnist", "dcl-s", 2, channels=(4, 8, 8), batch_size=8)
+    assert len(r["split"]) == 2 and sum(r["split"]) == 3 and len(r["block_ms"]) == 3
+    assert r["split"] == list(balanced_split(r["block_ms"], 2))
+    assert "2 stages" in format_split(r)
+
+
+@pytest.mark.slow
+def test_stage_bench_reports_throughput_idle_and_bytes():
+    from dcl.parallel.bench import format_stage_report, run_stage_bench
+    rep = run_stage_bench("fc", "mnist", 32, "dcl-s", [1, 2], steps=3, warmup=1,
+                          overrides=dict(width=32, segments=4))
+    one, two = rep["rows"]
+    assert one["stages"] == 1 and two["split"] == [1, 1] and one["speedup"] == 1.0
+    assert two["bytes_per_step"][0] == 32 * 32 * 4 + 32 * 8 + 80  # activations + labels + header
+    assert two["bytes_per_step"][1] == 0 and all(0 <= v <= 1 for v in two["idle"])
+    assert [m["stages"] for m in rep["model"]] == [1, 2] and rep["model"][0]["speedup"] == pytest.approx(1.0)
+    assert "samples/s" in format_stage_report(rep)

@@ -79,6 +79,12 @@ class Parallel:
             method.gradient_sync = self.averager
         if self.plan is not None:
             run.method = StageMethod(method, mesh, self.slot, self.plan, run.cfg.max_in_flight)
+            if mesh.device.type == "cuda":  # a stage's device holds only its own blocks (and the head)
+                for i, block in enumerate(run.net.blocks):
+                    if i not in self.plan.blocks(mesh.stage):
+                        block.to("cpu")
+                if not mesh.is_last:
+                    run.net.head.to("cpu")
         else:
             run.method = ReplicaMethod(method, mesh, self.slot)
         self.cfg, self.method = run.cfg, run.method
