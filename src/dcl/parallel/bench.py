@@ -11,10 +11,13 @@ batch shaped like the dataset (no data files are read). Per stage, over the time
 * idle fraction: seconds waiting to receive, for a send slot, or for the dictionary sync,
   over the stage's wall time;
 * bytes sent per step to the next stage (activations + labels + header) and contributed to
-  collectives.
+  collectives;
+* CPU seconds per step summed over the stages' processes, and its ratio to one stage: the
+  work the pipeline adds (on a shared machine, S processes also get a larger share of the
+  cores than one, so wall-clock speed-ups there are not speed-ups on S devices).
 
-The one-stage run also measures every block's step time and the activation size at every
-block boundary, and the two-stage run a link's latency and bandwidth (ping-pong between ranks
+The one-stage run also measures every block's step time (CPU time on CPUs:
+:func:`dcl.parallel.plan.block_costs`) and the activation size at every block boundary, and the two-stage run a link's latency and bandwidth (ping-pong between ranks
 0 and 1): :mod:`dcl.parallel.costmodel` turns them into the predicted speed-up on S devices.
 """
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import datetime
 import os
 import socket
+import statistics
 import time
 from typing import Any, Callable, Sequence
 
@@ -109,9 +113,10 @@ def _stage_worker(rank: int, stages: int, port: int, job: dict, queue) -> None:
         out["boundary_bytes"] = [B * 4 * torch.Size(s).numel() + 8 * B + 80 for s in shapes]
         for t in range(warmup + steps):
             if t == warmup:
-                t0 = _sync(cfg.device)
+                t0, c0 = _sync(cfg.device), time.process_time()
             method.train_step(x, y)
-        out.update(wall=_sync(cfg.device) - t0, waits={}, p2p_bytes=0, collective_bytes=0, split=[len(shapes)])
+        out.update(wall=_sync(cfg.device) - t0, cpu=time.process_time() - c0, waits={}, p2p_bytes=0,
+                   collective_bytes=0, split=[len(shapes)])
         queue.put(out)
         return
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -134,13 +139,13 @@ def _stage_worker(rank: int, stages: int, port: int, job: dict, queue) -> None:
         for t, (h, yy) in enumerate(batches):
             if t == warmup:
                 mesh.stats.reset()
-                t0 = _sync(cfg.device)
+                t0, c0 = _sync(cfg.device), time.process_time()
             stage.train_step(h, yy)
-        wall = _sync(cfg.device) - t0
-        stage.drain()
+        wall, cpu = _sync(cfg.device) - t0, time.process_time() - c0
         s = mesh.stats
-        out.update(wall=wall, waits=dict(s.waits), p2p_bytes=s.p2p_bytes, collective_bytes=s.collective_bytes,
+        out.update(wall=wall, cpu=cpu, waits=dict(s.waits), p2p_bytes=s.p2p_bytes, collective_bytes=s.collective_bytes,
                    compute=s.compute_seconds, split=list(plan.counts))
+        stage.drain()
         queue.put(out)
         dist.barrier()
     finally:
@@ -161,16 +166,19 @@ def _dp_worker(rank: int, replicas: int, port: int, job: dict, queue) -> None:
         slot.set(ys, x.shape[0])
         params = list({id(p): p for o in method.optimizers for g in o.param_groups for p in g["params"]}.values())
         result = {"rank": rank}
-        for overlap in (False, True, False, True):  # interleaved, each timed twice
+        for overlap in (False, True) * job["rounds"]:  # interleaved rounds
             avg = GradientAverager(params, mesh, slot, overlap=overlap)
             method.gradient_sync = avg
             for t in range(job["warmup"] + job["steps"]):
                 if t == job["warmup"]:
                     dist.barrier()
-                    t0 = _sync(cfg.device)
+                    t0, c0 = _sync(cfg.device), time.process_time()
                 method.train_step(xs, ys)
+            wall, cpu = _sync(cfg.device) - t0, time.process_time() - c0
             dist.barrier()
-            result.setdefault("overlap" if overlap else "plain", []).append(_sync(cfg.device) - t0)
+            mode = "overlap" if overlap else "plain"
+            result.setdefault(mode, []).append(wall)
+            result.setdefault(f"{mode}_cpu", []).append(cpu)
             avg.remove()
         queue.put(result)
     finally:
@@ -209,8 +217,10 @@ def run_stage_bench(arch: str, data: str, batch_size: int, method: str, stage_co
         row = {"stages": S, "split": last["split"], "samples_per_second": steps * batch_size / last["wall"],
                "idle": [sum(r["waits"].values()) / r["wall"] for r in ranks],
                "bytes_per_step": [r["p2p_bytes"] / steps for r in ranks],
-               "collective_bytes_per_step": [r["collective_bytes"] / steps for r in ranks]}
+               "collective_bytes_per_step": [r["collective_bytes"] / steps for r in ranks],
+               "cpu_ms_per_step": 1e3 * sum(r["cpu"] for r in ranks) / steps}
         row["speedup"] = row["samples_per_second"] / (steps * batch_size / one["wall"])
+        row["cpu_vs_one"] = row["cpu_ms_per_step"] / (1e3 * one["cpu"] / steps)
         rows.append(row)
         if log:
             log(format_stage_row(row))
@@ -225,16 +235,21 @@ def run_stage_bench(arch: str, data: str, batch_size: int, method: str, stage_co
 
 
 def run_replica_bench(arch: str, data: str, batch_size: int, method: str, replicas: int, *, steps: int = 10,
-                      warmup: int = 2, threads: int = 1, device: str = "cpu", overrides: dict | None = None) -> dict:
+                      warmup: int = 2, threads: int = 1, device: str = "cpu", overrides: dict | None = None,
+                      rounds: int = 3) -> dict:
     """Samples/s of ``replicas`` data-parallel ranks on one global batch, with the gradient
-    all-reduce overlapped with backward and without (interleaved, the better of two rounds)."""
+    all-reduce overlapped with backward and without: ``rounds`` interleaved rounds of each, the
+    median round (wall time of the slowest rank), and the CPU seconds per step of all ranks."""
     job = dict(arch=arch, data=data, method=method, batch_size=batch_size, device=device, steps=steps,
-               warmup=warmup, threads=threads, overrides=dict(overrides or {}))
+               warmup=warmup, threads=threads, overrides=dict(overrides or {}), rounds=rounds)
     ranks = _spawn(_dp_worker, replicas, job)
     out = {"replicas": replicas, "method": method, "arch": arch, "batch_size": batch_size, "threads": threads}
     for mode in ("plain", "overlap"):
-        wall = min(max(r[mode][i] for r in ranks) for i in range(len(ranks[0][mode])))
-        out[f"{mode}_samples_per_second"] = steps * batch_size / wall
+        walls = [max(r[mode][i] for r in ranks) for i in range(rounds)]
+        out[f"{mode}_samples_per_second"] = steps * batch_size / statistics.median(walls)
+        out[f"{mode}_rounds_samples_per_second"] = [steps * batch_size / w for w in walls]
+        out[f"{mode}_cpu_ms_per_step"] = 1e3 * statistics.median(sum(r[f"{mode}_cpu"][i] for r in ranks)
+                                                                  for i in range(rounds)) / steps
     return out
 
 
@@ -242,7 +257,8 @@ def format_stage_row(r: dict[str, Any]) -> str:
     idle = " ".join(f"{100 * v:.0f}%" for v in r["idle"])
     sent = " ".join(f"{v / 2 ** 20:.2f}" for v in r["bytes_per_step"][:-1]) or "-"
     return (f"stages {r['stages']}  split {','.join(map(str, r['split']))}  {r['samples_per_second']:.1f} samples/s  "
-            f"x{r['speedup']:.2f}  idle per stage [{idle}]  MiB sent per step [{sent}]")
+            f"x{r['speedup']:.2f}  idle per stage [{idle}]  MiB sent per step [{sent}]  "
+            f"CPU {r['cpu_ms_per_step']:.0f} ms/step (x{r['cpu_vs_one']:.2f} of 1 stage)")
 
 
 def format_stage_report(rep: dict[str, Any]) -> str:
@@ -278,7 +294,8 @@ def run_cli(args, overrides: dict) -> int:
             rep = run_replica_bench(args.arch, args.data, args.batch_size, method, args.replicas, steps=args.steps,
                                     warmup=args.warmup, threads=threads, device=args.device, overrides=overrides)
             print(json.dumps(rep) if args.json else
-                  f"{method}: {args.replicas} replicas, batch {args.batch_size}: "
-                  f"{rep['plain_samples_per_second']:.1f} samples/s all-reducing at the step, "
-                  f"{rep['overlap_samples_per_second']:.1f} overlapped with backward")
+                  f"{method}: {args.replicas} replicas, batch {args.batch_size}: all-reduce at the step "
+                  f"{rep['plain_samples_per_second']:.1f} samples/s ({rep['plain_cpu_ms_per_step']:.0f} CPU ms/step); "
+                  f"overlapped with backward {rep['overlap_samples_per_second']:.1f} samples/s "
+                  f"({rep['overlap_cpu_ms_per_step']:.0f} CPU ms/step)")
     return 0

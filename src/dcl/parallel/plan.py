@@ -79,7 +79,9 @@ MEASURE_BATCH = 64
 def block_costs(method, batch_size: int, repeats: int = 2) -> list[float]:
     """Median seconds of one training step of every block of ``method`` (a LocalMethod) on a
     random batch of ``batch_size``, the head's step added to the last block. Runs on a deep
-    copy under a forked RNG: the method, its network and the RNG stream are left untouched."""
+    copy under a forked RNG: the method, its network and the RNG stream are left untouched.
+    On CPUs the seconds are the process's CPU time (all its threads), which other processes
+    competing for the cores do not inflate; on CUDA, wall time after a synchronize."""
     net = method.net
     device = next(net.parameters()).device
     devices = [device] if device.type == "cuda" else []
@@ -104,7 +106,8 @@ def block_costs(method, batch_size: int, repeats: int = 2) -> list[float]:
 def _now(device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return time.perf_counter()
+        return time.perf_counter()
+    return time.process_time()
 
 
 def check_split(split: Sequence[int], stages: int, blocks: int) -> tuple[int, ...]:

@@ -93,15 +93,15 @@ class StageMethod(ReplicaMethod):
         self.blocks = plan.blocks(mesh.stage)
         self.sender = None if mesh.is_last else Sender(mesh, mesh.rank_of(mesh.stage + 1), max_in_flight)
         self.sync = TickSync(inner, plan, mesh)
-        self.ticks = 0  # batches trained in this epoch
+        self.ticks = 0        # batches trained in this epoch
+        self.filled = False   # this epoch's fill ticks are done
 
     def train_step(self, h: Tensor, y: Tensor) -> dict[str, Tensor]:
         """Train this stage's blocks on ``h`` (the batch, or the previous stage's output) and labels
         ``y (B,)``; send the output on. Returns the head's loss (0 before the last stage) and
         ``block_losses (L-1,)``, zero for other stages' blocks."""
         m = self.inner
-        if self.ticks == 0:
-            self.fill()
+        self.fill()
         t0 = time.perf_counter()
         block_losses = torch.zeros(len(m.net.blocks), device=m.device)
         for i in self.blocks:
@@ -115,24 +115,24 @@ class StageMethod(ReplicaMethod):
             self.mesh.stats.compute_seconds += time.perf_counter() - t0
         if self.sync.active:
             self.sync.tick()
-        self.ticks = max(self.ticks, 0) + 1
+        self.ticks += 1
         self.mesh.stats.steps += 1
         return self.weighted({"loss": loss, "block_losses": block_losses})
 
     def fill(self) -> None:
         """Start the epoch's pipeline: the ticks the earlier stages run before this stage's first
         batch arrives (called by this stage's loader before it receives that batch)."""
-        if self.ticks == 0 and self.sync.active:
+        if not self.filled and self.sync.active:
             for _ in range(self.mesh.stage):
                 self.sync.tick()
-            self.ticks = -1  # filled; the first train_step sets it to 1
+        self.filled = True
 
     def drain(self) -> None:
         """End the epoch's pipeline: the ticks the later stages still run, then every send."""
-        if self.sync.active and self.ticks > 0:
+        if self.sync.active and self.ticks:
             for _ in range(self.mesh.stages - 1 - self.mesh.stage):
                 self.sync.tick()
-        self.ticks = 0
+        self.ticks, self.filled = 0, False
         if self.sender is not None:
             self.sender.flush()
 
