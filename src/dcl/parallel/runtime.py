@@ -56,6 +56,9 @@ class Parallel:
         if cfg.sync_bn and self.mesh.device.type != "cuda":
             raise DCLError("sync_bn needs CUDA devices (torch's SyncBatchNorm has no CPU kernel); on CPUs each "
                            "replica keeps its own batch statistics, averaged after every epoch")
+        if self.mesh.stages > 1 and getattr(cfg, "checkpoint_every", None):
+            raise DCLError("checkpoint_every (checkpoints within an epoch) does not work with --stages: the stages' "
+                           "states are gathered into the checkpoint at the end of each epoch")
         if cfg.batch_size < 2 * self.mesh.replicas:
             raise DCLError(f"batch_size {cfg.batch_size} is too small for {self.mesh.replicas} replicas "
                            f"(each needs at least 2 samples of every batch)")
