@@ -69,6 +69,13 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     amp: bool = False                  # bf16 autocast (CUDA)
+    # --- training past one device (dcl.parallel; docs/parallel.md; run under torchrun) ---
+    stages: int = 1                    # pipeline stages: ranks per replica, each training its own blocks
+    stage_split: tuple[int, ...] | None = None  # blocks per stage, e.g. 3,2,2; None: balanced by measured cost
+    max_in_flight: int = 2             # batches a stage may send ahead of the next stage
+    dist_timeout: float = 300.0        # seconds a rank waits for another before the run stops with an error
+    grad_overlap: bool = True          # data-parallel: start each gradient's all-reduce during backward
+    sync_bn: bool = False              # data-parallel: BatchNorm statistics over all replicas (CUDA only)
 
     def __post_init__(self) -> None:
         """Every TrainConfig is valid: the types of the annotations (``lr="abc"`` or

@@ -174,6 +174,13 @@ RULES: dict[str, Rule] = {
     "channels_last": flag,
     "compile": flag,
     "amp": flag,
+    # training past one device (dcl.parallel)
+    "stages": integer(1, 1024),
+    "stage_split": optional(integers(1, BIG, nonempty=True)),
+    "max_in_flight": integer(1, 1024),
+    "dist_timeout": real(0, None, lo_open=True),
+    "grad_overlap": flag,
+    "sync_bn": flag,
 }
 
 

@@ -33,6 +33,8 @@ from .methods import METHODS, Method, build_method
 from .lossguard import FiniteLossGuard
 from .optim import compile_network
 from .models import LocalNet, build_model, count_params
+from .parallel import Parallel
+from .parallel.mesh import env_rank
 from .runlock import hold_run_folder
 
 
@@ -68,6 +70,7 @@ class Run:
     method: Method
     device: torch.device
     history: list[dict[str, Any]] = field(default_factory=list)
+    parallel: Parallel | None = None  # this rank's part of a torchrun run (dcl.parallel), else None
 
     @property
     def params(self) -> int:
@@ -80,15 +83,17 @@ class Run:
 
     def train_loader(self) -> BatchLoader:
         c = self.cfg
-        return BatchLoader(self.dataset.train, self.dataset.spec, c.batch_size, train=True, device=self.device,
-                           augment=c.augment, seed=c.seed, limit_batches=c.limit_train_batches,
-                           channels_last=c.channels_last)
+        loader = BatchLoader(self.dataset.train, self.dataset.spec, c.batch_size, train=True, device=self.device,
+                             augment=c.augment, seed=c.seed, limit_batches=c.limit_train_batches,
+                             channels_last=c.channels_last)
+        return loader if self.parallel is None else self.parallel.train_loader(loader)
 
     def eval_loader(self, split: str = "test") -> BatchLoader:
         c = self.cfg
         data = getattr(self.dataset, split)
-        return BatchLoader(data, self.dataset.spec, c.eval_batch_size, train=False, device=self.device,
-                           channels_last=c.channels_last)
+        loader = BatchLoader(data, self.dataset.spec, c.eval_batch_size, train=False, device=self.device,
+                             channels_last=c.channels_last)
+        return loader if self.parallel is None else self.parallel.eval_loader(loader)
 
 
 def build_run(cfg: TrainConfig, data_dir=None, dataset: Dataset | None = None,
@@ -127,7 +132,10 @@ def build_run(cfg: TrainConfig, data_dir=None, dataset: Dataset | None = None,
 
 
 def evaluate_run(run: Run, split: str = "test") -> dict[str, Any]:
-    return errors(collect_scores(run.net, run.method, run.eval_loader(split)))
+    scores = collect_scores(run.net, run.method, run.eval_loader(split))
+    if run.parallel is not None:  # every rank scored its part
+        scores = run.parallel.gather_scores(run, scores)
+    return errors(scores)
 
 
 def train(cfg: TrainConfig, out: str | Path | None = None, *, data_dir=None, resume: bool = False,
@@ -143,6 +151,10 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, data_dir=None, res
 
     ``out`` is checked (a folder that exists or can be made) and locked for the whole run
     (:mod:`dcl.runlock`): a second run on the same folder is refused while this one runs.
+
+    Launched as several ranks by torchrun (or with ``cfg.stages > 1``), each rank trains its
+    part (:mod:`dcl.parallel`): rank 0 holds the lock, logs and writes ``out``; every rank
+    returns the summary.
     """
     if not isinstance(cfg, TrainConfig):
         raise DCLError(f"train() needs a dcl.TrainConfig (e.g. dcl.resolve_config(arch='fc', data='mnist')), "
@@ -156,18 +168,39 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, data_dir=None, res
         return _train(cfg, None, data_dir, False, progress, log, dataset, net)
     if resume and not (Path(out) / "checkpoint.pt").is_file():
         raise DCLError(f"no checkpoint at {Path(out) / 'checkpoint.pt'} to resume")
+    if env_rank() != 0:  # another rank of a torchrun run: rank 0 holds the folder and writes it
+        return _train(cfg, Path(out), data_dir, resume, progress, log, dataset, net)
     with hold_run_folder(out) as folder:
         return _train(cfg, folder, data_dir, resume, progress, log, dataset, net)
 
 
 def _train(cfg: TrainConfig, out: Path | None, data_dir, resume: bool, progress: bool, log, dataset,
            net) -> dict[str, Any]:
-    state = None
+    state = path = None
     if resume:
         path = out / "checkpoint.pt"
         state = load_checkpoint(path, require=RESUME_KEYS)
         cfg = checkpoint_config({**state, "config": {**state["config"], "epochs": cfg.epochs}}, path)
+    parallel = Parallel.start(cfg)
+    try:
+        result = _run(cfg, out, state, path, parallel, data_dir=data_dir, progress=progress, log=log,
+                      dataset=dataset, net=net)
+        if parallel is not None:
+            parallel.barrier()  # no rank returns before rank 0 has written the run folder
+        return result
+    finally:
+        if parallel is not None:
+            parallel.close()
+
+
+def _run(cfg, out, state, path, parallel, *, data_dir, progress, log, dataset, net) -> dict[str, Any]:
+    if parallel is not None:
+        cfg = parallel.configure(cfg)
     run = build_run(cfg, data_dir, dataset, net)
+    if parallel is not None:
+        parallel.attach(run)
+        if not parallel.is_writer:
+            out, log, progress = None, None, False
     start_epoch = 0
     if state is not None:
         restore_run(run, state, path)
@@ -231,6 +264,9 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, progress: bool = Fa
         if run.device.type == "cuda":
             torch.cuda.synchronize(run.device)
         train_seconds = time.perf_counter() - t0
+        if run.parallel is not None:  # every rank's losses and samples
+            loss_sum, block_sum, samples, train_seconds = run.parallel.reduce_epoch(loss_sum, block_sum, samples,
+                                                                                    train_seconds)
         method.epoch_end()
         ev = evaluate_run(run, "test")
         record = {

@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
     p.add_argument("--arch", required=True, help="architecture (dcl list archs)")
     p.add_argument("--data", required=True, help="dataset whose input shape and classes to use (dcl list datasets)")
     p.add_argument("--batch-size", type=int, required=True)
-    p.add_argument("--methods", default="bp,dcl,dcl-s", help="comma-separated methods (default bp,dcl,dcl-s)")
+    p.add_argument("--methods", help="comma-separated methods (default bp,dcl,dcl-s; with --stages: dcl)")
     p.add_argument("--steps", type=int, default=3, help="steps per timed round (default 3)")
     p.add_argument("--warmup", type=int, default=1, help="untimed steps per method first (default 1)")
     p.add_argument("--repeats", type=int, default=5, help="timed rounds; the median is reported (default 5)")
@@ -29,6 +29,10 @@ def add_parser(sub) -> None:
                    help="skip the fresh-process peak RSS / CUDA measurement of each method")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a config field of every method, e.g. --set dropout=0")
+    p.add_argument("--stages", metavar="S,S,..", help="pipeline stage counts, e.g. 1,2,4: throughput, idle fraction "
+                                                      "and bytes sent per stage count (dcl.parallel.bench)")
+    p.add_argument("--replicas", type=int, help="data-parallel ranks: throughput with and without overlapping the "
+                                                 "gradient all-reduce (dcl.parallel.bench)")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per method")
     p.set_defaults(func=run)
 
@@ -43,7 +47,11 @@ def run(args) -> int:
     if args.channels_last:
         overrides["channels_last"] = True
     log = None if args.json else print
-    rows = run_benchmark(args.arch, args.data, args.batch_size, args.methods.split(","), steps=args.steps,
+    if args.stages or args.replicas:
+        from ..parallel.bench import run_cli
+        return run_cli(args, overrides)
+    rows = run_benchmark(args.arch, args.data, args.batch_size, (args.methods or "bp,dcl,dcl-s").split(","),
+                         steps=args.steps,
                          warmup=args.warmup, repeats=args.repeats, device=args.device, compile=args.compile,
                          amp=args.amp, isolated=not args.no_isolated, threads=args.threads, overrides=overrides,
                          log=log)

@@ -18,6 +18,8 @@ def add_parser(sub) -> None:
     p.add_argument("--preset", help="named hyperparameter preset (dcl list presets)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a config field, e.g. --set dict_dim=1024")
+    p.add_argument("--stages", type=int, help="also measure every block's step time and show the split into S "
+                                               "pipeline stages that dcl train --stages S would use")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -28,10 +30,16 @@ def run(args) -> int:
                            parse_set_options(args.set))
     d = describe(fields.pop("arch"), fields.pop("data", None), fields.pop("method", None),
                  preset=fields.pop("preset", None), **fields)
+    if args.stages:
+        from ..parallel.plan import describe_split
+        d["pipeline"] = describe_split(d["arch"], d["data"], d["method"], args.stages, preset=args.preset, **fields)
     if args.json:
         print_json(d)
     else:
         print(format_description(d))
+        if args.stages:
+            from ..parallel.plan import format_split
+            print(format_split(d["pipeline"]))
     return 0
 
 

@@ -21,6 +21,8 @@ def add_parser(sub) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:N")
     p.add_argument("--val-split", type=int, help="hold out N training samples as a validation split")
     p.add_argument("--limit-train-batches", type=int, help="cap each epoch at N batches (quick runs)")
+    p.add_argument("--stages", type=int, help="pipeline stages, one torchrun rank each: every stage trains its "
+                                               "own blocks (docs/parallel.md)")
     p.add_argument("--dict-init", help="label dictionary init: normal (D^N, D^Z) | orthogonal (D^⊥)")
     p.add_argument("--dict-norm", metavar="X", help="rescale dictionary rows to L2 norm X, or (X a checkpoint) "
                                                       "to the mean row norm of its trained dictionary (Fig. 4)")
@@ -37,14 +39,16 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     flags = dict(arch=args.arch, data=args.data, preset=args.preset, method=args.method, epochs=args.epochs,
                  batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
-                 val_split=args.val_split, limit_train_batches=args.limit_train_batches, dict_init=args.dict_init)
+                 val_split=args.val_split, limit_train_batches=args.limit_train_batches, dict_init=args.dict_init,
+                 stages=args.stages)
     if args.dict_norm is not None:  # a number, else a checkpoint to read the norm from
         try:
             flags["dict_norm"] = float(args.dict_norm)
         except ValueError:
             flags["dict_norm_from"] = args.dict_norm
     cfg = resolve_config(**merge_options(flags, parse_set_options(args.set)))
-    quiet = args.json
+    from ..parallel.mesh import env_rank
+    quiet = args.json or env_rank() != 0  # under torchrun, rank 0 speaks for the run
     if not quiet:
         print(f"dcl train: {cfg.arch} on {cfg.data} with {cfg.method} (preset {cfg.preset or '-'}), "
               f"{cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g}, device {cfg.device}")
@@ -52,7 +56,8 @@ def run(args) -> int:
               progress=progress_default() and not args.no_progress and not quiet,
               log=None if quiet else print)
     if quiet:
-        print_json(s)
+        if args.json and env_rank() == 0:
+            print_json(s)
     else:
         layers = ", ".join(fmt(e) for e in s["layer_test_errors"]) or "-"
         print(f"test error {fmt(s['test_error'])}% (best {fmt(s['best_test_error'])}% at epoch {s['best_epoch']}); "

@@ -5,6 +5,10 @@ Per batch: gather uint8 images -> move to the device -> random crop with zero pa
 random horizontal flip (train only) -> float, normalised ``(x/255 - mean) / std``.
 Random numbers come from a generator seeded by ``(seed, epoch)``, so an epoch's batches and
 augmentations are the same whether or not the run was resumed.
+
+Data-parallel sharding (``shard=(i, n)``, :mod:`dcl.parallel`): every replica draws the same
+global batch and the same augmentation numbers, then gathers and augments only its own
+contiguous part of it, so n replicas together see exactly the batches of one process.
 """
 from __future__ import annotations
 
@@ -51,18 +55,26 @@ class Normalize:
         return torch.addcmul(self.shift, x.float(), self.scale)
 
 
+def shard_bounds(size: int, index: int, count: int) -> tuple[int, int]:
+    """``[lo, hi)`` of part ``index`` of ``count`` contiguous parts of ``size`` items (sizes differ by <= 1)."""
+    return index * size // count, (index + 1) * size // count
+
+
 class BatchLoader:
     """Iterate ``(x, y)`` batches of a :class:`Split` on ``device``.
 
     Args:
         train: shuffle, augment (if ``augment``), drop a final batch of 1 (BatchNorm needs 2).
         limit_batches: stop after this many batches (quick runs).
+        shard: ``(i, n)``: yield only part i of n of every batch (data-parallel replicas); a
+            final training batch is kept only if every part gets 2 samples.
     """
 
     def __init__(self, split: Split, spec: DatasetSpec, batch_size: int, *, train: bool, device="cpu",
                  augment: bool = True, seed: int = 0, limit_batches: int | None = None,
-                 channels_last: bool = False):
+                 channels_last: bool = False, shard: tuple[int, int] | None = None):
         self.split, self.spec = split, spec
+        self.shard = shard
         self.batch_size = int(batch_size)
         self.train = train
         self.augment = augment and train
@@ -82,8 +94,13 @@ class BatchLoader:
 
     def __len__(self) -> int:
         n = len(self.split)
-        batches = n // self.batch_size + (1 if n % self.batch_size > (1 if self.train else 0) else 0)
+        smallest = (2 * (self.shard[1] if self.shard else 1)) if self.train else 1  # BatchNorm needs 2
+        batches = n // self.batch_size + (1 if n % self.batch_size >= smallest else 0)
         return min(batches, self.limit_batches) if self.limit_batches else batches
+
+    def global_batch_size(self, bi: int) -> int:
+        """Samples in batch ``bi`` over all shards."""
+        return min(self.batch_size, len(self.split) - bi * self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         n = len(self.split)
@@ -91,26 +108,38 @@ class BatchLoader:
         order = torch.randperm(n, generator=g) if self.train else None
         for bi in range(len(self)):
             lo, hi = bi * self.batch_size, min((bi + 1) * self.batch_size, n)
-            if order is None:
+            draws = self._draw(hi - lo, g) if self.augment else None
+            if self.shard is not None:  # this replica's part of the global batch and its draws
+                a, b = shard_bounds(hi - lo, *self.shard)
+                order_part = order[lo + a:lo + b] if order is not None else None
+                lo, hi = lo + a, lo + b
+                draws = tuple(d[a:b] if d is not None else None for d in draws) if draws else None
+            else:
+                order_part = order[lo:hi] if order is not None else None
+            if order_part is None:
                 x, y = self.images[lo:hi], self.labels[lo:hi]
             else:
-                idx = order[lo:hi].to(self.images.device)
+                idx = order_part.to(self.images.device)
                 x, y = self.images[idx], self.labels[idx.to(self.labels.device)]
             x = x.to(self.device, non_blocking=True)
-            if self.augment:
-                x = self._augment(x, g)
+            if draws is not None:
+                x = self._augment(x, draws)
             x = self.normalize(x)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, y
 
-    def _augment(self, x: Tensor, g: torch.Generator) -> Tensor:
-        b = x.shape[0]
+    def _draw(self, b: int, g: torch.Generator) -> tuple[Tensor | None, Tensor | None]:
+        """The augmentation numbers of a batch of ``b``: crop offsets ``(b, 2)``, flip mask ``(b,)``."""
         p = self.spec.crop_padding
-        if p:
-            offsets = torch.randint(0, 2 * p + 1, (b, 2), generator=g).to(x.device)
-            x = random_crop(x, p, offsets)
-        if self.spec.flip:
-            mask = (torch.rand(b, generator=g) < 0.5).to(x.device)
-            x = random_flip(x, mask)
+        offsets = torch.randint(0, 2 * p + 1, (b, 2), generator=g) if p else None
+        mask = (torch.rand(b, generator=g) < 0.5) if self.spec.flip else None
+        return offsets, mask
+
+    def _augment(self, x: Tensor, draws: tuple[Tensor | None, Tensor | None]) -> Tensor:
+        offsets, mask = draws
+        if offsets is not None:
+            x = random_crop(x, self.spec.crop_padding, offsets.to(x.device))
+        if mask is not None:
+            x = random_flip(x, mask.to(x.device))
         return x

@@ -89,6 +89,9 @@ class Method:
             raise DCLError(f"a training batch of {x.shape[0]} sample is too small: the network's BatchNorm "
                            f"layers need 2 or more")
         check_labels(y, x.shape[0], self.net.num_classes, "y (the labels)")
+    #: set by the data-parallel runner (:mod:`dcl.parallel.gradients`): averages ``opt``'s
+    #: gradients across replicas; None in one process
+    gradient_sync: Callable[[torch.optim.Optimizer], None] | None = None
 
     def __init__(self, net: LocalNet, cfg, device: torch.device | str = "cpu"):
         self.net = net
@@ -157,7 +160,10 @@ class Method:
         opt.zero_grad(set_to_none=True)
 
     def sync_gradients(self, opt: torch.optim.Optimizer) -> None:
-        """Hook run before every step on ``opt``'s gradients; nothing to do in one process."""
+        """Hook run before every step on ``opt``'s gradients: :attr:`gradient_sync` when the
+        data-parallel runner set it; nothing to do in one process."""
+        if self.gradient_sync is not None:
+            self.gradient_sync(opt)
 
     def epoch_end(self) -> None:
         for s in self.schedulers:

@@ -87,9 +87,16 @@ class LocalMethod(Method):
             block_losses.append(loss)
         if self.shared_opt is not None:
             self.optimizer_step(self.shared_opt)
+        loss = self.train_head(h, y)
+        return {"loss": loss, "block_losses": torch.stack(block_losses)}
+
+    def train_head(self, h: Tensor, y: Tensor) -> Tensor:
+        """Train the head f_L with cross-entropy on the last block's detached output ``h``;
+        return the detached loss. (The pipelined runner, :mod:`dcl.parallel`, calls it on the
+        last stage.)"""
         with autocast(self.cfg, self.device):
             loss = F.cross_entropy(self.net.head(h), y)
         self.head_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer_step(self.head_opt)
-        return {"loss": loss.detach(), "block_losses": torch.stack(block_losses)}
+        return loss.detach()
