@@ -16,12 +16,32 @@ from .errors import DCLError
 FORMAT = 1
 
 
+def current_umask() -> int:
+    """The process's umask (Linux: read from /proc, which changes nothing; elsewhere set and
+    restored at once)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, write) -> None:
-    """Call ``write(fileobj)`` on a temp file beside ``path`` and rename it into place."""
+    """Call ``write(fileobj)`` on a temp file beside ``path`` and rename it into place.
+
+    The file gets the mode any new file gets (0666 less the umask, e.g. 0644), not the 0600
+    that ``mkstemp`` gives its temporary file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

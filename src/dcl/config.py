@@ -67,10 +67,14 @@ class TrainConfig:
     eval_batch_size: int = 1000
     # --- run ----------------------------------------------------------------------------
     seed: int = 0
-    device: str = "cpu"
+    device: str = "auto"               # auto (CUDA, else MPS, else CPU) | cpu | cuda | cuda:N | mps
     channels_last: bool = False
     compile: bool = False
-    amp: bool = False                  # bf16 autocast (CUDA)
+    amp: bool = False                  # bf16 autocast (CUDA only; elsewhere a one-line note, float32)
+    # --- logging and checkpoints (dcl.callbacks; docs/experiments.md) -------------------
+    log_every: int = 10                # training steps between per-step log rows (TensorBoard, steps.csv)
+    tensorboard: bool = True           # TensorBoard event files in OUT/tensorboard (needs the tensorboard package)
+    checkpoint_every: int | None = None  # also write checkpoint.pt every N training steps (None: epoch ends only)
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
@@ -294,7 +298,7 @@ def validate_config(cfg: TrainConfig) -> None:
             raise DCLError(f"{name} must be > 0, got {v}")
 
     for name in ("epochs", "batch_size", "lr", "width", "segments", "eval_batch_size", "dict_dim",
-                 "temperature", "dict_norm", "limit_train_batches"):
+                 "temperature", "dict_norm", "limit_train_batches", "log_every", "checkpoint_every"):
         positive(name)
     if not 0.0 <= cfg.dropout < 1.0:
         raise DCLError(f"dropout must be in [0, 1), got {cfg.dropout}")
@@ -312,5 +316,5 @@ def validate_config(cfg: TrainConfig) -> None:
                         ("dropout_kind", DROPOUT_KINDS), ("activation", ACTIVATIONS)):
         if getattr(cfg, name) not in valid:
             raise DCLError(f"unknown {name} {getattr(cfg, name)!r}; valid choices: {', '.join(valid)}")
-    if not cfg.device.startswith(("cpu", "cuda", "mps")):
-        raise DCLError(f"unknown device {cfg.device!r}; valid choices: cpu, cuda, cuda:N, mps")
+    if cfg.device != "auto" and not cfg.device.startswith(("cpu", "cuda", "mps")):
+        raise DCLError(f"unknown device {cfg.device!r}; valid choices: auto, cpu, cuda, cuda:N, mps")
