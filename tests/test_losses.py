@@ -50,11 +50,11 @@ def test_logits_are_mean_of_per_vector_dot_products_by_hand():
 def test_flat_segments_and_tokens_agree_with_maps():
     torch.manual_seed(2)
     maps = torch.randn(3, 6, 2, 2)               # K=4 vectors of C=6
-    tokens = maps.flatten(2)                      # (B, C, P)
+    tokens = maps.flatten(2).transpose(1, 2)      # (B, P, C): P=4 tokens of C=6
     flat = maps.flatten(2).transpose(1, 2).reshape(3, 24)  # segment k = vector k
     d = torch.randn(4, 6)
     ref = dict_logits(maps, d)
-    assert torch.allclose(dict_logits(tokens, d), ref, atol=1e-6)
+    assert torch.allclose(dict_logits(tokens, d, layout="tokens"), ref, atol=1e-6)
     assert torch.allclose(dict_logits(flat, d, segments=4), ref, atol=1e-6)
     # K=1: one vector of all 24 dims against a 24-wide dictionary
     d24 = torch.randn(4, 24)

@@ -96,7 +96,7 @@ def epoch_scalars(record: dict[str, Any]) -> dict[str, float]:
     """The scalars of one ``metrics.jsonl`` row, lists spread out (``block1_test_error``, ...)."""
     out: dict[str, float] = {}
     for key, value in record.items():
-        if key == "epoch":
+        if key in ("epoch", "global_step"):
             continue
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             out[key] = float(value)

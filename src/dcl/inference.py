@@ -14,26 +14,38 @@ import torch
 
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
+from .data import DATASETS
+from .errors import DCLError
 from .evaluate import Scores, check_prediction, collect_scores, prediction_error, sweep_p
+from .predictor import check_rebuildable
 from .train import Run, build_run
 
 
-def load_trained(checkpoint, *, data_dir=None, device: str | None = None, dataset=None) -> Run:
+def load_trained(checkpoint, *, data_dir=None, device: str | None = None, dataset=None, net=None) -> Run:
     """The :class:`~dcl.train.Run` saved in ``checkpoint`` (a file or run folder), weights loaded.
 
-    ``device=None`` uses the training device when it is available, else the CPU. ``dataset``
-    (a :class:`~dcl.data.Dataset`) replaces loading the run's dataset from ``data_dir``.
+    ``device=None`` uses the training device when it is available, else the best one
+    (``auto``). ``dataset`` (a :class:`~dcl.data.Dataset`) replaces loading the run's dataset
+    from ``data_dir``. ``net``: the user's network for a run of ``dcl.train(cfg, net=...)``
+    (freshly built; dcl cannot rebuild it from the config).
     """
     state = load_checkpoint(checkpoint)
+    check_rebuildable(state, checkpoint, net)
     cfg = TrainConfig.from_dict(state["config"])
+    if dataset is None and cfg.data not in DATASETS:
+        raise DCLError(f"{checkpoint} was trained on your own data ({cfg.data!r}); evaluate it from Python: "
+                       f"dcl.load(RUN).predict(images)")
     if device is None:
-        device = cfg.device if not cfg.device.startswith("cuda") or torch.cuda.is_available() else "cpu"
+        device = cfg.device if not cfg.device.startswith("cuda") or torch.cuda.is_available() else "auto"
     # the saved dictionary replaces any freshly initialised one, so the reference checkpoint a
     # static dictionary took its norm from (dict_norm_from) is not needed any more
     cfg = cfg.replace(device=device, dict_norm_from=None)
-    run = build_run(cfg, data_dir, dataset)
-    run.net.load_state_dict(state["net"])
-    run.method.aux.load_state_dict(state["aux"])
+    run = build_run(cfg, data_dir, dataset, net)
+    try:
+        run.net.load_state_dict(state["net"])
+        run.method.aux.load_state_dict(state["aux"])
+    except RuntimeError as e:
+        raise DCLError(f"{checkpoint}: the weights do not fit the network: {str(e).splitlines()[0]}") from None
     run.history = list(state.get("history", []))
     return run
 

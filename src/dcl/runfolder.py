@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import TrainConfig
+from .config import TrainConfig, coerce_overrides
 from .errors import DCLError
 
 #: the files (and folder) of a run, removed by ``overwrite``
@@ -101,8 +101,9 @@ def resume_config(saved: dict[str, Any], given: dict[str, Any] | TrainConfig | N
     if isinstance(given, TrainConfig):
         changes = {k: v for k, v in given.to_dict().items() if v != getattr(base, k)}
     else:
-        asked = TrainConfig.from_dict({**base.to_dict(), **given})
-        changes = {k: getattr(asked, k) for k in given if getattr(asked, k) != getattr(base, k)}
+        asked = coerce_overrides(base, given)  # unknown fields and bad values are errors here too
+        changes = {k: getattr(asked, k) for k in (g.replace("-", "_") for g in given)
+                   if getattr(asked, k) != getattr(base, k)}
     bad = [k for k in changes if k not in RESUME_CHANGEABLE and k not in ignore]
     if bad:
         k = bad[0]

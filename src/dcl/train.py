@@ -129,7 +129,7 @@ def progress_default() -> bool:
     return sys.stderr.isatty() or "ipykernel" in sys.modules
 
 
-def train(cfg: TrainConfig | None = None, out: str | Path | None = None, *, data_dir=None, resume: bool = False,
+def train(cfg: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None, *, data_dir=None, resume: bool = False,
           overwrite: bool = False, progress: bool | None = None, log: Callable[[str], None] | None = print,
           dataset: Dataset | None = None, net: LocalNet | None = None, train_data: Any = None,
           test_data: Any = None, val_data: Any = None, num_classes: int | None = None,
@@ -143,8 +143,9 @@ def train(cfg: TrainConfig | None = None, out: str | Path | None = None, *, data
     :mod:`dcl.data.user`). ``callbacks``: :class:`dcl.callbacks.Callback` objects.
 
     ``resume=True`` continues from ``out/checkpoint.pt`` with the checkpoint's config; ``cfg``
-    may be None, or the run's config with only ``epochs`` (and device and logging fields)
-    changed (:data:`dcl.runfolder.RESUME_CHANGEABLE`); pass ``net`` / your data again.
+    may be None, a dict of the fields to change, or the run's config with only ``epochs`` (and
+    device and logging fields) changed (:data:`dcl.runfolder.RESUME_CHANGEABLE`); any other
+    change is refused. Pass ``net`` / your data again.
 
     ``log`` (default ``print``) gets a start line, one line per epoch and notes; ``progress``
     shows bars (default: when stderr is a terminal or in Jupyter).
