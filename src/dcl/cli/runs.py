@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
                                    "method, epochs, final / best test error, best epoch, test error at the best "
                                    "validation epoch, samples/s, peak memory.")
     p.add_argument("dirs", nargs="*", default=["runs"], metavar="DIR", help="run folders or folders holding them")
-    p.add_argument("--sort", metavar="COLUMN", help="sort by a summary field, e.g. best_test_error; -COLUMN: descending")
+    p.add_argument("--sort", metavar="COLUMN", help="sort by a summary field, e.g. best_test_error; --sort=-COLUMN: descending")
     p.add_argument("--filter", action="append", default=[], metavar="KEY=PATTERN",
                    help="keep runs whose field matches, e.g. method=dcl*, arch=fc, epochs>2 (repeatable)")
     p.add_argument("--plot", metavar="FILE.png", help="draw the runs' learning curves into FILE.png")
