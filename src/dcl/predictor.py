@@ -106,7 +106,7 @@ class Model:
 
     def preprocess(self, images: Any) -> Tensor:
         """``images`` (module doc) -> normalised float ``(N, C, H, W)`` on the model's device."""
-        x = torch.from_numpy(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
+        x = torch.from_numpy(np.array(images)) if isinstance(images, np.ndarray) else images  # a copy: writable
         if not isinstance(x, Tensor):
             raise DCLError(f"images must be a tensor or a numpy array, got {type(images).__name__}")
         c, h, w = self.spec.in_shape
