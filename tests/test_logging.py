@@ -106,3 +106,10 @@ def test_device_auto_is_the_default_and_picks_what_is_there(capsys, tmp_path, re
                  "--data-dir", str(real_data_dir), "--out", str(tmp_path / "r"), "--no-progress", "--json"])
     assert code == 0
     assert json.loads(capsys.readouterr().out)["device"].startswith(expected)
+
+
+def test_evaluation_shows_progress(data, capsys):
+    from dcl.train import build_run, evaluate_run
+    run = build_run(tiny_cfg(eval_batch_size=64), dataset=data)
+    evaluate_run(run, "test", progress=True)
+    assert "eval test" in capsys.readouterr().err

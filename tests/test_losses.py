@@ -120,3 +120,23 @@ def test_predict_is_argmax_of_logits():
 def test_bad_inputs_raise_dcl_error(call, match):
     with pytest.raises(DCLError, match=match):
         call()
+
+
+def test_token_tensors_name_their_layout_and_are_never_misread():
+    # (B, P, C) with P=8 tokens of C=16 dims against a 16-wide dictionary: read as (B, C, P) it would
+    # silently pool the dictionary to 8 dims; now a 3-D tensor must say layout="tokens"
+    torch.manual_seed(3)
+    tokens, d = torch.randn(2, 8, 16), torch.randn(5, 16)
+    y = torch.tensor([1, 4])
+    with pytest.raises(DCLError, match=r"3-D: pass layout='tokens' for \(B, P, C\)"):
+        dict_logits(tokens, d)
+    expected = tokens.mean(dim=1) @ d.t()                      # mean over the P tokens, then <h, t_z>
+    assert torch.allclose(dict_logits(tokens, d, layout="tokens"), expected, atol=1e-5)
+    loss_fn = DictionaryContrastiveLoss(num_classes=5, dim=16)
+    with torch.no_grad():
+        loss_fn.weight.copy_(d)
+    assert torch.allclose(loss_fn(tokens, y, layout="tokens"), F.cross_entropy(expected, y), atol=1e-5)
+    with pytest.raises(DCLError, match="layout='tokens'"):
+        loss_fn(tokens, y)
+    with pytest.raises(DCLError, match="layout 'tokens' needs a 3-D tensor"):
+        dict_logits(torch.randn(2, 16), d, layout="tokens")
