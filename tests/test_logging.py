@@ -9,9 +9,7 @@ import torch
 
 import dcl
 from dcl import resolve_config
-from dcl.callbacks import Callback
 from dcl.cli import main
-from dcl.devices import resolve_device
 
 from conftest import small_dataset
 
@@ -64,6 +62,8 @@ def test_without_tensorboard_a_one_line_note_and_the_csv_still(tmp_path, data, m
 
 
 def test_a_users_callback_sees_every_step_and_epoch(data):
+    from dcl.callbacks import Callback
+
     class Recorder(Callback):
         def __init__(self):
             self.steps, self.epochs, self.ended = [], [], None
@@ -98,6 +98,7 @@ def test_amp_on_cpu_says_it_has_no_effect(capsys, tmp_path, data):
 
 
 def test_device_auto_is_the_default_and_picks_what_is_there(capsys, tmp_path, real_data_dir):
+    from dcl.devices import resolve_device
     assert dcl.TrainConfig().device == "auto"
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == expected

@@ -6,6 +6,8 @@ Without ``--out`` the run goes to a fresh folder under ``--runs-dir`` (default `
 """
 from __future__ import annotations
 
+import sys
+
 from ..config import parse_set_options
 from ._common import add_data_dir, fmt, print_json, progress_default
 
@@ -90,9 +92,10 @@ def run(args) -> int:
     else:
         cfg = resolve_from_fields(asked)
         out = args.out or str(auto_out(cfg, args.runs_dir))
-    quiet = args.json
+    quiet = args.json  # stdout holds only the JSON; the run's lines and notes go to stderr
+    log = (lambda line: print(line, file=sys.stderr)) if quiet else print
     s = train(cfg, out, data_dir=args.data_dir, resume=args.resume, overwrite=args.overwrite,
-              progress=progress_default() and not args.no_progress and not quiet, log=None if quiet else print)
+              progress=progress_default() and not args.no_progress, log=log)
     if quiet:
         print_json(s)
         return 0
