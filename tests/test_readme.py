@@ -16,7 +16,7 @@ DOCS = [ROOT / "README.md", ROOT / "docs" / "experiments.md", ROOT / "docs" / "d
 def blocks(path: Path, lang: str) -> list[str]:
     """The fenced code blocks of ``path`` whose info string is ``lang`` ("" for plain ones)."""
     found, current, info = [], None, None
-    for line in path.read_text().splitlines():
+    for line in (path.read_text() if path.exists() else "").splitlines():
         if line.startswith("```"):
             if current is None:
                 current, info = [], line[3:].strip()
