@@ -94,10 +94,10 @@ def test_a_user_network_run_loads_with_its_network_and_dcl_eval_says_how(capsys,
     cfg = dcl.TrainConfig(data="mnist", method="dcl", epochs=1, batch_size=128, tensorboard=False)
     out = tmp_path / "run"
     s = dcl.train(cfg, out, net=ns["build"](), dataset=data, log=None)
-    assert s["arch"] == "mlp" and s["custom_net"] is True
     code, _, err = cli(capsys, "eval", out, "--data-dir", small_mnist_dir)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "trained on your own network ('mlp')" in err and "dcl.load(RUN, net=YOUR_NET)" in err
+    assert s["arch"] == "mlp" and s["custom_net"] is True
     with pytest.raises(dcl.DCLError, match="own network"):
         dcl.load(out)
     model = dcl.load(out, net=ns["build"]())

@@ -42,8 +42,10 @@ def plot_runs(folders: Iterable[Path], path: str | Path, title: str | None = Non
         ax_loss.plot(ep, [r["train_loss"] for r in rows], color=color, lw=2, marker="o", ms=3, label=label)
     ax_err.set(xlabel="epoch", ylabel="test error %", title="test error: head (solid), blocks (dashed), val (dotted)")
     ax_loss.set(xlabel="epoch", ylabel="train loss (head cross-entropy)", title="training loss")
+    from matplotlib.ticker import MaxNLocator
     for ax in (ax_err, ax_loss):
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_loss.legend(fontsize=8)
     if title:
         fig.suptitle(title)
