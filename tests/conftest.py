@@ -11,6 +11,13 @@ import torch
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture(autouse=True)
+def _run_in_a_scratch_folder(tmp_path_factory, monkeypatch):
+    """Every test runs in a fresh current folder, so a run without --out (which goes to
+    ./runs/) never writes into the checkout."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
 def _real_data_dir() -> Path | None:
     for cand in (os.environ.get("DCL_DATA_DIR"), Path(__file__).resolve().parents[2] / "shared" / "data"):
         if cand and (Path(cand) / "mnist").is_dir():

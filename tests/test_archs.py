@@ -97,7 +97,7 @@ def test_module_structure():
     with torch.no_grad():
         hv, hm = v.blocks[0](x), m.blocks[0](x)
     assert hv.shape == (2, 65, 512) and v.features(0, hv).shape == (2, 512)    # class token + 64 patches
-    assert hm.shape == (2, 64, 512) and m.features(0, hm).shape == (2, 512, 64)  # 64 tokens, channels second
+    assert hm.shape == (2, 64, 512) and m.features(0, hm).shape == (2, 512, 64, 1)  # 64 token vectors as a map
 
 
 # --- module-wise training ----------------------------------------------------------------------

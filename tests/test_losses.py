@@ -50,11 +50,11 @@ def test_logits_are_mean_of_per_vector_dot_products_by_hand():
 def test_flat_segments_and_tokens_agree_with_maps():
     torch.manual_seed(2)
     maps = torch.randn(3, 6, 2, 2)               # K=4 vectors of C=6
-    tokens = maps.flatten(2)                      # (B, C, P)
+    tokens = maps.flatten(2).transpose(1, 2)      # (B, P, C): P=4 tokens of C=6
     flat = maps.flatten(2).transpose(1, 2).reshape(3, 24)  # segment k = vector k
     d = torch.randn(4, 6)
     ref = dict_logits(maps, d)
-    assert torch.allclose(dict_logits(tokens, d), ref, atol=1e-6)
+    assert torch.allclose(dict_logits(tokens, d, layout="tokens"), ref, atol=1e-6)
     assert torch.allclose(dict_logits(flat, d, segments=4), ref, atol=1e-6)
     # K=1: one vector of all 24 dims against a 24-wide dictionary
     d24 = torch.randn(4, 24)
@@ -120,3 +120,23 @@ def test_predict_is_argmax_of_logits():
 def test_bad_inputs_raise_dcl_error(call, match):
     with pytest.raises(DCLError, match=match):
         call()
+
+
+def test_token_tensors_name_their_layout_and_are_never_misread():
+    # (B, P, C) with P=8 tokens of C=16 dims against a 16-wide dictionary: read as (B, C, P) it would
+    # silently pool the dictionary to 8 dims; now a 3-D tensor must say layout="tokens"
+    torch.manual_seed(3)
+    tokens, d = torch.randn(2, 8, 16), torch.randn(5, 16)
+    y = torch.tensor([1, 4])
+    with pytest.raises(DCLError, match=r"3-D: pass layout='tokens' for \(B, P, C\)"):
+        dict_logits(tokens, d)
+    expected = tokens.mean(dim=1) @ d.t()                      # mean over the P tokens, then <h, t_z>
+    assert torch.allclose(dict_logits(tokens, d, layout="tokens"), expected, atol=1e-5)
+    loss_fn = DictionaryContrastiveLoss(num_classes=5, dim=16)
+    with torch.no_grad():
+        loss_fn.weight.copy_(d)
+    assert torch.allclose(loss_fn(tokens, y, layout="tokens"), F.cross_entropy(expected, y), atol=1e-5)
+    with pytest.raises(DCLError, match="layout='tokens'"):
+        loss_fn(tokens, y)
+    with pytest.raises(DCLError, match="layout 'tokens' needs a 3-D tensor"):
+        dict_logits(torch.randn(2, 16), d, layout="tokens")

@@ -165,8 +165,10 @@ def test_two_stage_run_resumes_exactly(two_ranks):
     for a, b in zip(got["method"]["optimizers"], ref["method"]["optimizers"]):
         for pa, pb in zip(a["state"].values(), b["state"].values()):
             assert all(torch.equal(pa[k], pb[k]) for k in pa)
-    strip = [{k: v for k, v in r.items() if "second" not in k} for r in got["history"]]
-    assert strip == [{k: v for k, v in r.items() if "second" not in k} for r in ref["history"]]
+    def strip(history):  # timings and memory readings vary from run to run
+        return [{k: v for k, v in r.items() if "second" not in k and "memory" not in k} for r in history]
+
+    assert strip(got["history"]) == strip(ref["history"])
 
 
 def lagged_two_stage(cfg: dict, dataset) -> dict:

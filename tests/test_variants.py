@@ -80,7 +80,7 @@ def test_static_dictionaries_never_change_over_training_steps(extra):
 
 def test_dict_norm_from_a_trained_checkpoint(tmp_path, mnist, capsys, real_data_dir):
     data = small_dataset(mnist, 256, 64)
-    dcl.train(cfg_of(limit_train_batches=2), out=tmp_path / "z", dataset=data)
+    dcl.train(cfg_of(limit_train_batches=2), out=tmp_path / "z", dataset=data, log=None)
     state = load_checkpoint(tmp_path / "z")
     want = float(state["aux"]["dictionary.weight"].norm(dim=1).mean())
     assert dictionary_row_norm(tmp_path / "z" / "checkpoint.pt") == pytest.approx(want)

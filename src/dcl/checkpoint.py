@@ -62,11 +62,29 @@ class _RecordingWriter:
         return getattr(self._f, name)
 
 
+def current_umask() -> int:
+    """The process's umask (Linux: read from /proc, which changes nothing; elsewhere set and
+    restored at once)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, write) -> None:
     """Call ``write(fileobj)`` on a temp file beside ``path`` and rename it into place.
 
     A failed write (full disk, read-only or missing folder) raises DCLError and removes the
     temp file; ``path`` keeps its previous content.
+
+    The file gets the mode any new file gets (0666 less the umask, e.g. 0644), not the 0600
+    that ``mkstemp`` gives its temporary file.
     """
     path = Path(path)
     try:
@@ -76,6 +94,7 @@ def atomic_write_bytes(path: Path, write) -> None:
         raise write_error(path, e) from None
     rec = None
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             rec = _RecordingWriter(f)
             write(rec)

@@ -65,10 +65,14 @@ class TrainConfig:
     eval_batch_size: int = 1000
     # --- run ----------------------------------------------------------------------------
     seed: int = 0
-    device: str = "cpu"
+    device: str = "auto"               # auto (CUDA, else MPS, else CPU) | cpu | cuda | cuda:N | mps
     channels_last: bool = False
     compile: bool = False
-    amp: bool = False                  # bf16 autocast (CUDA)
+    amp: bool = False                  # bf16 autocast (CUDA only; elsewhere a one-line note, float32)
+    # --- logging and checkpoints (dcl.callbacks; docs/experiments.md) -------------------
+    log_every: int = 10                # training steps between per-step log rows (TensorBoard, steps.csv)
+    tensorboard: bool = True           # TensorBoard event files in OUT/tensorboard (needs the tensorboard package)
+    checkpoint_every: int | None = None  # also write checkpoint.pt every N training steps (None: epoch ends only)
     # --- training past one device (dcl.parallel; docs/parallel.md; run under torchrun) ---
     stages: int = 1                    # pipeline stages: ranks per replica, each training its own blocks
     stage_split: tuple[int, ...] | None = None  # blocks per stage, e.g. 3,2,2; None: balanced by measured cost

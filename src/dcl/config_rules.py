@@ -128,7 +128,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "tanh")
 DROPOUT_KINDS = ("channel", "element")
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("multistep", "cosine", "constant")
-DEVICE_PATTERN = r"cpu|cuda(:\d{1,3})?|mps"
+DEVICE_PATTERN = r"auto|cpu|cuda(:\d{1,3})?|mps"
 
 #: every TrainConfig field -> its rule (types are checked before, from the field annotations)
 RULES: dict[str, Rule] = {
@@ -170,10 +170,14 @@ RULES: dict[str, Rule] = {
     "eval_batch_size": integer(1, BIG),
     # run
     "seed": integer(0, MAX_SEED),
-    "device": pattern(DEVICE_PATTERN, "cpu, cuda, cuda:N, mps"),
+    "device": pattern(DEVICE_PATTERN, "auto, cpu, cuda, cuda:N, mps"),
     "channels_last": flag,
     "compile": flag,
     "amp": flag,
+    # logging and checkpoints
+    "log_every": integer(1, BIG),
+    "tensorboard": flag,
+    "checkpoint_every": optional(integer(1, BIG)),
     # training past one device (dcl.parallel)
     "stages": integer(1, 1024),
     "stage_split": optional(integers(1, BIG, nonempty=True)),

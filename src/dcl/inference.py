@@ -14,25 +14,34 @@ from typing import Iterable
 import torch
 
 from .checkpoint import checkpoint_config, load_checkpoint, load_fitting
+from .data import DATASETS
+from .errors import DCLError
 from .evaluate import Scores, check_prediction, collect_scores, prediction_error, sweep_p
+from .predictor import check_rebuildable
 from .train import Run, build_run
 
 
-def load_trained(checkpoint, *, data_dir=None, device: str | None = None, dataset=None) -> Run:
+def load_trained(checkpoint, *, data_dir=None, device: str | None = None, dataset=None, net=None) -> Run:
     """The :class:`~dcl.train.Run` saved in ``checkpoint`` (a file or run folder), weights loaded.
 
-    ``device=None`` uses the training device when it is available, else the CPU. ``dataset``
-    (a :class:`~dcl.data.Dataset`) replaces loading the run's dataset from ``data_dir``.
+    ``device=None`` uses the training device when it is available, else the best one
+    (``auto``). ``dataset`` (a :class:`~dcl.data.Dataset`) replaces loading the run's dataset
+    from ``data_dir``. ``net``: the user's network for a run of ``dcl.train(cfg, net=...)``
+    (freshly built; dcl cannot rebuild it from the config).
     """
     state = load_checkpoint(checkpoint)
     path = Path(checkpoint) / "checkpoint.pt" if Path(checkpoint).is_dir() else Path(checkpoint)
+    check_rebuildable(state, checkpoint, net)
     cfg = checkpoint_config(state, path)
+    if dataset is None and cfg.data not in DATASETS:
+        raise DCLError(f"{checkpoint} was trained on your own data ({cfg.data!r}); evaluate it from Python: "
+                       f"dcl.load(RUN).predict(images)")
     if device is None:
-        device = cfg.device if not cfg.device.startswith("cuda") or torch.cuda.is_available() else "cpu"
+        device = cfg.device if not cfg.device.startswith("cuda") or torch.cuda.is_available() else "auto"
     # the saved dictionary replaces any freshly initialised one, so the reference checkpoint a
     # static dictionary took its norm from (dict_norm_from) is not needed any more
     cfg = cfg.replace(device=device, dict_norm_from=None)
-    run = build_run(cfg, data_dir, dataset)
+    run = build_run(cfg, data_dir, dataset, net)
     config = f"arch {cfg.arch}, method {cfg.method}, data {cfg.data}"
     load_fitting(run.net, state["net"], "network", path, config)
     load_fitting(run.method.aux, state["aux"], "method", path, config)

@@ -2,62 +2,48 @@
 
     from dcl import resolve_config, train
     cfg = resolve_config(arch="fc", data="mnist", method="dcl", epochs=5)
-    summary = train(cfg, out="runs/fc-mnist")       # also writes checkpoint.pt, metrics.jsonl
+    summary = train(cfg, out="runs/fc-mnist")       # checkpoint.pt, metrics, summary.json, ...
 
 Each epoch: one pass of ``method.train_step`` over the training batches, the schedulers'
-step, then test errors of the head and of every block's dictionary prediction. The run is
-seeded (model init from ``cfg.seed``; data order and augmentation from ``(seed, epoch)``),
-and a checkpoint is written atomically after every epoch; ``resume=True`` continues from it
-and gives the same numbers as a run that was never interrupted.
+step, then test errors of the head and of every block's dictionary prediction (and validation
+errors with ``val_split``). The run is seeded (model init from ``cfg.seed``; data order and
+augmentation from ``(seed, epoch)``); ``checkpoint.pt`` is written atomically after every
+epoch and every ``cfg.checkpoint_every`` steps, and ``resume=True`` continues from it to the
+same numbers and weights as a run that was never interrupted. What the run folder holds and
+what a resume may change: :mod:`dcl.runfolder`; what is saved: :mod:`dcl.runstate`; logging
+and user hooks: :mod:`dcl.callbacks`.
 """
 from __future__ import annotations
 
 import json
-import platform
-import resource
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import (RESUME_KEYS, atomic_write_text, checkpoint_config, load_checkpoint, load_fitting,
-                         restore_method_state, save_checkpoint, write_json)
-from .config import TrainConfig, check_fields_used, check_names, validate_config
-from .data import DATASETS, BatchLoader, Dataset, load_dataset
+from .callbacks import Callback, CallbackList, Step, default_callbacks
+from .checkpoint import RESUME_KEYS, atomic_write_text, checkpoint_config, load_checkpoint, save_checkpoint, write_json
+from .config import TrainConfig, check_fields_used, validate_config
+from .configfile import config_to_toml
+from .data import DATASETS, BatchLoader, Dataset, Split, load_dataset
+from .data.user import DeviceLoader, user_dataset
+from .devices import device_notes, peak_memory_mb, resolve_device  # noqa: F401  (re-exported)
 from .errors import DCLError
 from .evaluate import collect_scores, errors
-from .methods import METHODS, Method, build_method
 from .lossguard import FiniteLossGuard
+from .methods import METHODS, Method, build_method
+from .models import ARCHS, LocalNet, build_model, count_params
 from .optim import compile_network
-from .models import LocalNet, build_model, count_params
 from .parallel import Parallel
+from .parallel.dictionaries import config_for_stages
 from .parallel.mesh import env_rank
-from .runlock import hold_run_folder
-
-
-def resolve_device(name: str) -> torch.device:
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, ValueError, TypeError):
-        raise DCLError(f"unknown device {name!r}; valid choices: cpu, cuda, cuda:N, mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DCLError(f"device {name!r} is not available (no CUDA); use --device cpu")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise DCLError(f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} CUDA "
-                       f"device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise DCLError(f"device {name!r} is not available; use --device cpu")
-    return dev
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    """CUDA: max allocated since the last reset; CPU: peak resident memory of this process."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2 ** 20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+from .runfolder import prepare_out, provenance, resume_config
+from .runlock import check_out_path, hold_run_folder
+from .runstate import EpochStats, checkpoint_state, model_state, restore, summary
 
 
 @dataclass
@@ -70,7 +56,11 @@ class Run:
     method: Method
     device: torch.device
     history: list[dict[str, Any]] = field(default_factory=list)
-    parallel: Parallel | None = None  # this rank's part of a torchrun run (dcl.parallel), else None
+    global_step: int = 0                    # training steps taken since the run began
+    custom_net: bool = False                # a user's network (dcl.load needs it passed again)
+    out: Path | None = None                 # the run folder while fit() runs
+    provenance: dict[str, Any] = field(default_factory=dict)
+    parallel: Parallel | None = None        # this rank's part of a torchrun run (dcl.parallel), else None
 
     @property
     def params(self) -> int:
@@ -81,19 +71,24 @@ class Run:
         """Parameters beyond the same network trained by BP (the method's own modules)."""
         return count_params(self.method.aux)
 
-    def train_loader(self) -> BatchLoader:
+    def _loader(self, split, batch_size: int, train: bool):
         c = self.cfg
-        loader = BatchLoader(self.dataset.train, self.dataset.spec, c.batch_size, train=True, device=self.device,
-                             augment=c.augment, seed=c.seed, limit_batches=c.limit_train_batches,
-                             channels_last=c.channels_last)
-        return loader if self.parallel is None else self.parallel.train_loader(loader)
+        if not isinstance(split, Split):  # a user's DataLoader
+            loader = DeviceLoader(split, self.dataset.spec, self.device, c.limit_train_batches if train else None,
+                                  c.channels_last)
+        else:
+            loader = BatchLoader(split, self.dataset.spec, batch_size, train=train, device=self.device,
+                                 augment=c.augment, seed=c.seed, limit_batches=c.limit_train_batches if train else None,
+                                 channels_last=c.channels_last)
+        if self.parallel is None:
+            return loader
+        return self.parallel.train_loader(loader) if train else self.parallel.eval_loader(loader)
 
-    def eval_loader(self, split: str = "test") -> BatchLoader:
-        c = self.cfg
-        data = getattr(self.dataset, split)
-        loader = BatchLoader(data, self.dataset.spec, c.eval_batch_size, train=False, device=self.device,
-                             channels_last=c.channels_last)
-        return loader if self.parallel is None else self.parallel.eval_loader(loader)
+    def train_loader(self):
+        return self._loader(self.dataset.train, self.cfg.batch_size, True)
+
+    def eval_loader(self, split: str = "test"):
+        return self._loader(getattr(self.dataset, split), self.cfg.eval_batch_size, False)
 
 
 def build_run(cfg: TrainConfig, data_dir=None, dataset: Dataset | None = None,
@@ -101,18 +96,22 @@ def build_run(cfg: TrainConfig, data_dir=None, dataset: Dataset | None = None,
     """Check names, load data, seed, build the network and the method on the device.
 
     ``net``: a ready network (e.g. from ``dcl.models.make_local``) instead of ``cfg.arch``,
-    which then only names it.
+    which then only names it. ``dataset``: data already loaded (or a user's, see
+    :func:`dcl.data.user.user_dataset`) instead of ``cfg.data`` from ``data_dir``.
     """
     validate_config(cfg)
+    METHODS.get(cfg.method)
+    custom = net is not None  # a user's network: a loaded run needs it passed again
     if net is None:
-        check_names(cfg)
+        ARCHS.get(cfg.arch)
     else:
-        DATASETS.get(cfg.data)
-        METHODS.get(cfg.method)
         cfg = cfg.replace(arch=net.name or "custom")
-    device = resolve_device(cfg.device)
     if dataset is None:
+        if cfg.data not in DATASETS:
+            raise DCLError(f"unknown dataset {cfg.data!r}; valid choices: {', '.join(DATASETS.names())} "
+                           f"(a run on your own data needs it passed again: train_data=..., test_data=...)")
         dataset = load_dataset(cfg.data, data_dir, val_split=cfg.val_split, seed=cfg.seed)
+    device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     if net is None:
         net = build_model(cfg, dataset.spec.in_shape, dataset.spec.num_classes)
@@ -128,63 +127,101 @@ def build_run(cfg: TrainConfig, data_dir=None, dataset: Dataset | None = None,
     if cfg.compile:
         compile_network(net)
     method = build_method(net, cfg, device)
-    return Run(cfg, dataset, net, method, device)
+    return Run(cfg, dataset, net, method, device, custom_net=custom)
 
 
-def evaluate_run(run: Run, split: str = "test") -> dict[str, Any]:
-    scores = collect_scores(run.net, run.method, run.eval_loader(split))
+def evaluate_run(run: Run, split: str = "test", progress: bool = False) -> dict[str, Any]:
+    """Errors of every prediction mode on ``split`` (``test`` or ``val``)."""
+    loader = run.eval_loader(split)
+    bar = tqdm(loader, desc=f"eval {split}", disable=not progress, leave=False, dynamic_ncols=True)
+    scores = collect_scores(run.net, run.method, bar)
     if run.parallel is not None:  # every rank scored its part
         scores = run.parallel.gather_scores(run, scores)
     return errors(scores)
 
 
-def train(cfg: TrainConfig, out: str | Path | None = None, *, data_dir=None, resume: bool = False,
-          progress: bool = False, log: Callable[[str], None] | None = None,
-          dataset: Dataset | None = None, net: LocalNet | None = None) -> dict[str, Any]:
+def progress_default() -> bool:
+    """Progress bars when someone watches: a terminal, or a Jupyter kernel."""
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
+
+
+def train(cfg: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None, *, data_dir=None, resume: bool = False,
+          overwrite: bool = False, progress: bool | None = None, log: Callable[[str], None] | None = print,
+          dataset: Dataset | None = None, net: LocalNet | None = None, train_data: Any = None,
+          test_data: Any = None, val_data: Any = None, num_classes: int | None = None,
+          callbacks: Iterable[Callback] = ()) -> dict[str, Any]:
     """Train ``cfg`` and return the summary dict (also written to ``out/summary.json``).
 
-    ``net``: train this network (e.g. ``dcl.models.make_local(model, ...)``) instead of
-    building ``cfg.arch``; pass it again with ``resume=True``.
+    ``out``: the run folder (None: nothing is written). A folder that holds a run is refused
+    unless ``overwrite=True`` (or ``resume=True``). ``net``: train this network (e.g.
+    ``dcl.models.make_local(model, ...)``) instead of building ``cfg.arch``. ``train_data`` /
+    ``test_data`` / ``val_data``: your own data (tensors, arrays, a Dataset or a DataLoader;
+    :mod:`dcl.data.user`). ``callbacks``: :class:`dcl.callbacks.Callback` objects.
 
-    ``resume=True`` continues from ``out/checkpoint.pt`` (the checkpoint's config is used,
-    except ``epochs``, which may be raised to train longer).
+    ``resume=True`` continues from ``out/checkpoint.pt`` with the checkpoint's config; ``cfg``
+    may be None, a dict of the fields to change, or the run's config with only ``epochs`` (and
+    device and logging fields) changed (:data:`dcl.runfolder.RESUME_CHANGEABLE`); any other
+    change is refused. Pass ``net`` / your data again.
 
-    ``out`` is checked (a folder that exists or can be made) and locked for the whole run
-    (:mod:`dcl.runlock`): a second run on the same folder is refused while this one runs.
+    ``log`` (default ``print``) gets a start line, one line per epoch and notes; ``progress``
+    shows bars (default: when stderr is a terminal or in Jupyter).
 
-    Launched as several ranks by torchrun (or with ``cfg.stages > 1``), each rank trains its
-    part (:mod:`dcl.parallel`): rank 0 holds the lock, logs and writes ``out``; every rank
-    returns the summary.
+    ``out`` is locked for the whole run (:mod:`dcl.runlock`): a second run on the same folder
+    is refused while this one runs. Launched as several ranks by torchrun (or with
+    ``cfg.stages > 1``), each rank trains its part (:mod:`dcl.parallel`): rank 0 holds the
+    lock, logs and writes ``out``; every rank returns the summary.
     """
-    if not isinstance(cfg, TrainConfig):
+    if out is not None:
+        out = check_out_path(out)  # one line for '', a file, a folder inside a file
+    if resume:
+        if out is None:
+            raise DCLError("--resume needs --out DIR (the folder holding checkpoint.pt)")
+        if not (out / "checkpoint.pt").is_file():
+            raise DCLError(f"no checkpoint at {out / 'checkpoint.pt'} to resume")
+    elif not isinstance(cfg, TrainConfig):
         raise DCLError(f"train() needs a dcl.TrainConfig (e.g. dcl.resolve_config(arch='fc', data='mnist')), "
                        f"got {type(cfg).__name__}")
-    validate_config(cfg)
-    if not resume:
+    else:
+        validate_config(cfg)
         check_fields_used(cfg, custom_net=net is not None)
-    if out is None:
-        if resume:
-            raise DCLError("--resume needs --out DIR (the folder holding checkpoint.pt)")
-        return _train(cfg, None, data_dir, False, progress, log, dataset, net)
-    if resume and not (Path(out) / "checkpoint.pt").is_file():
-        raise DCLError(f"no checkpoint at {Path(out) / 'checkpoint.pt'} to resume")
-    if env_rank() != 0:  # another rank of a torchrun run: rank 0 holds the folder and writes it
-        return _train(cfg, Path(out), data_dir, resume, progress, log, dataset, net)
+    kw = dict(data_dir=data_dir, resume=resume, overwrite=overwrite, progress=progress, log=log, dataset=dataset,
+              net=net, train_data=train_data, test_data=test_data, val_data=val_data, num_classes=num_classes,
+              callbacks=callbacks)
+    if out is None or env_rank() != 0:  # no folder, or another rank of a torchrun run (rank 0 writes)
+        return _train(cfg, out, **kw)
     with hold_run_folder(out) as folder:
-        return _train(cfg, folder, data_dir, resume, progress, log, dataset, net)
+        return _train(cfg, folder, **kw)
 
 
-def _train(cfg: TrainConfig, out: Path | None, data_dir, resume: bool, progress: bool, log, dataset,
-           net) -> dict[str, Any]:
+def _train(cfg, out: Path | None, *, data_dir, resume, overwrite, progress, log, dataset, net, train_data, test_data,
+           val_data, num_classes, callbacks) -> dict[str, Any]:
     state = path = None
     if resume:
         path = out / "checkpoint.pt"
         state = load_checkpoint(path, require=RESUME_KEYS)
-        cfg = checkpoint_config({**state, "config": {**state["config"], "epochs": cfg.epochs}}, path)
+        checkpoint_config(state, path)  # a damaged saved config names the file
+        if isinstance(cfg, TrainConfig):
+            cfg = config_for_stages(cfg)  # what the run derived from it under --stages is no change
+        cfg = resume_config(state["config"], cfg, ignore=("arch",) if net is not None else ())
+    elif out is not None and env_rank() == 0:
+        prepare_out(out, overwrite)
+    if train_data is not None or test_data is not None:
+        if dataset is not None:
+            raise DCLError("give dataset= or train_data=/test_data=, not both")
+        name = cfg.data if cfg.data not in DATASETS else "custom"
+        dataset = user_dataset(train_data, test_data, val_data,
+                               num_classes=num_classes or (net.num_classes if net is not None else None), name=name)
+        cfg = cfg.replace(data=name)
     parallel = Parallel.start(cfg)
     try:
-        result = _run(cfg, out, state, path, parallel, data_dir=data_dir, progress=progress, log=log,
-                      dataset=dataset, net=net)
+        if parallel is not None:
+            cfg = parallel.configure(cfg)
+        run = build_run(cfg, data_dir, dataset, net)
+        if parallel is not None:
+            parallel.attach(run)
+            if not parallel.is_writer:
+                out, log, progress = None, None, False
+        result = _fit_run(run, out, state, path, progress, log, callbacks)
         if parallel is not None:
             parallel.barrier()  # no rank returns before rank 0 has written the run folder
         return result
@@ -193,158 +230,150 @@ def _train(cfg: TrainConfig, out: Path | None, data_dir, resume: bool, progress:
             parallel.close()
 
 
-def _run(cfg, out, state, path, parallel, *, data_dir, progress, log, dataset, net) -> dict[str, Any]:
-    if parallel is not None:
-        cfg = parallel.configure(cfg)
-    run = build_run(cfg, data_dir, dataset, net)
-    if parallel is not None:
-        parallel.attach(run)
-        if not parallel.is_writer:
-            out, log, progress = None, None, False
-    start_epoch = 0
-    if state is not None:
-        restore_run(run, state, path)
-        start_epoch = int(state["epoch"])
-        if start_epoch >= cfg.epochs and log:
-            log(f"checkpoint is already at epoch {start_epoch} of {cfg.epochs}; nothing to train")
-    return fit(run, out, start_epoch=start_epoch, progress=progress, log=log)
-
-
-def restore_run(run: Run, state: dict[str, Any], path: Path) -> None:
-    """Load the weights, optimizer states, RNG and history of ``state`` into ``run``; anything
-    that does not fit the run's config is a one-line DCLError naming it."""
-    config = f"arch {run.cfg.arch}, method {run.cfg.method}, data {run.cfg.data}"
-    load_fitting(run.net, state["net"], "network", path, config)
-    load_fitting(run.method.aux, state["aux"], "method", path, config)
-    restore_method_state(run.method, state["method"], path, config)
-    rng = state["rng"]
-    try:
-        torch.set_rng_state(rng["cpu"])
-        if run.device.type == "cuda" and rng.get("cuda") is not None:
-            torch.cuda.set_rng_state(rng["cuda"], run.device)
-    except (TypeError, KeyError, RuntimeError, AttributeError):
-        raise DCLError(f"{path}: its saved random-number state is damaged") from None
-    if not isinstance(state["history"], list):
-        raise DCLError(f"{path}: its history is a {type(state['history']).__name__}, not a list of epochs")
-    run.history = list(state["history"])
-
-
-def fit(run: Run, out: Path | None, *, start_epoch: int = 0, progress: bool = False,
-        log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    cfg, net, method = run.cfg, run.net, run.method
-    if run.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(run.device)
-    loader = run.train_loader()
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    if getattr(loader, "__len__", None) is not None and len(loader) == 0:
-        raise DCLError(f"no training batch: the training split has {len(run.dataset.train)} sample(s), fewer than "
-                       f"one batch of {cfg.batch_size} (a last batch of 1 is dropped); lower batch_size")
-    guard = FiniteLossGuard(run.device, out, hint=f"a lower lr than {cfg.lr:g} may help")
-    checked, method.check_inputs = method.check_inputs, False  # the loader's batches come from checked splits
-    for epoch in range(start_epoch, cfg.epochs):
-        loader.set_epoch(epoch)
-        net.train()
-        t0 = time.perf_counter()
-        loss_sum, block_sum, steps, samples = None, None, 0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False,
-                   dynamic_ncols=True)
-        for x, y in bar:
-            stats = method.train_step(x, y)
-            guard.check(stats, epoch + 1, steps + 1)
-            loss_sum = stats["loss"] if loss_sum is None else loss_sum + stats["loss"]
-            if "block_losses" in stats:
-                bl = stats["block_losses"]
-                block_sum = bl if block_sum is None else block_sum + bl
-            steps += 1
-            samples += y.shape[0]
-            if progress and steps % 10 == 0:
-                bar.set_postfix(loss=f"{float(loss_sum) / steps:.4f}")
-        guard.flush()
-        if run.device.type == "cuda":
-            torch.cuda.synchronize(run.device)
-        train_seconds = time.perf_counter() - t0
-        if run.parallel is not None:  # every rank's losses and samples
-            loss_sum, block_sum, samples, train_seconds = run.parallel.reduce_epoch(loss_sum, block_sum, samples,
-                                                                                    train_seconds)
-        method.epoch_end()
-        ev = evaluate_run(run, "test")
-        record = {
-            "epoch": epoch + 1,
-            "train_loss": float(loss_sum) / max(steps, 1) if steps else float("nan"),
-            "block_losses": [float(v) / steps for v in block_sum] if block_sum is not None else [],
-            **ev,
-            "lr": method.lr(),
-            "train_seconds": train_seconds,
-            "samples_per_second": samples / train_seconds if train_seconds > 0 else 0.0,
-        }
-        if run.dataset.val is not None:
-            val = evaluate_run(run, "val")
-            record["val_error"] = val["test_error"]
-            record["val_layer_errors"] = val["layer_test_errors"]
-        record["seconds"] = time.perf_counter() - t0
-        run.history.append(record)
+def _fit_run(run: Run, out: Path | None, state, path, progress, log, callbacks) -> dict[str, Any]:
+    start_epoch, partial = restore(run, state, path) if state is not None else (0, None)
+    if log:
+        log(start_line(run, out, start_epoch, partial))
+        for note in device_notes(run.cfg, run.device):
+            log(note)
+    if state is not None and start_epoch >= run.cfg.epochs:
         if log:
-            log(format_epoch(record, cfg.epochs))
-        if out is not None:
-            save_checkpoint(out / "checkpoint.pt", checkpoint_state(run, epoch + 1))
-            atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in run.history))
-            write_json(out / "summary.json", summary(run))
-    method.check_inputs = checked
-    result = summary(run)
-    if out is not None:
-        write_json(out / "summary.json", result)
+            log(f"nothing to train: {out} is already at epoch {start_epoch} of {run.cfg.epochs} "
+                f"(raise --epochs to train longer)")
+        return summary(run)
+    result = fit(run, out, start_epoch=start_epoch, partial=partial, progress=progress, log=log, callbacks=callbacks)
+    if log and out is not None:
+        log(f"wrote {out}/: checkpoint.pt, metrics.jsonl, metrics.csv, steps.csv, summary.json, config.toml"
+            + (", best.pt" if (out / "best.pt").exists() else "")
+            + (", tensorboard/" if (out / "tensorboard").is_dir() else ""))
     return result
 
 
-def checkpoint_state(run: Run, epoch: int) -> dict[str, Any]:
-    rng = {"cpu": torch.get_rng_state(),
-           "cuda": torch.cuda.get_rng_state(run.device) if run.device.type == "cuda" else None}
-    return {
-        "epoch": epoch,
-        "config": run.cfg.to_dict(),
-        "net": run.net.state_dict(),
-        "aux": run.method.aux.state_dict(),
-        "method": run.method.state_dict(),
-        "rng": rng,
-        "history": run.history,
-    }
+def start_line(run: Run, out: Path | None, start_epoch: int, partial: EpochStats | None) -> str:
+    c = run.cfg
+    s = (f"dcl train: {c.arch} on {c.data} with {c.method} (preset {c.preset or '-'}), {c.epochs} epochs, "
+         f"batch {c.batch_size}, lr {c.lr:g}, device {run.device}")
+    if start_epoch or partial:
+        s += f"; resuming after epoch {start_epoch}" + (f" + {partial.steps} steps" if partial else "")
+    return s + (f"; run folder {out}" if out is not None else "")
 
 
-def summary(run: Run) -> dict[str, Any]:
-    h = run.history
-    last = h[-1] if h else {}
-    best = min(h, key=lambda r: r["test_error"]) if h else {}
-    train_secs = sum(r["train_seconds"] for r in h)
-    samples = sum(r["samples_per_second"] * r["train_seconds"] for r in h)
-    return {
-        "arch": run.cfg.arch,
-        "data": run.cfg.data,
-        "method": run.cfg.method,
-        "preset": run.cfg.preset,
-        "epochs": len(h),
-        "test_error": last.get("test_error"),
-        "best_test_error": best.get("test_error"),
-        "best_epoch": best.get("epoch"),
-        "layer_test_errors": last.get("layer_test_errors", []),
-        "params": run.params,
-        "delta_params": run.delta_params,
-        "seconds_per_epoch": (sum(r["seconds"] for r in h) / len(h)) if h else None,
-        "train_seconds_per_epoch": (train_secs / len(h)) if h else None,
-        "samples_per_second": samples / train_secs if train_secs > 0 else None,
+def fit(run: Run, out: Path | None, *, start_epoch: int = 0, partial: EpochStats | None = None,
+        progress: bool | None = None, log: Callable[[str], None] | None = None,
+        callbacks: Iterable[Callback] = ()) -> dict[str, Any]:
+    """Train ``run`` from ``start_epoch`` (plus the ``partial`` steps of it already done) to
+    ``run.cfg.epochs``; write the run folder ``out`` (if given) as it goes."""
+    cfg = run.cfg
+    progress = progress_default() if progress is None else progress
+    run.out = out
+    run.provenance = provenance()
+    cbs = CallbackList(default_callbacks(cfg, out, log) + list(callbacks))
+    if run.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(run.device)
+    loader = run.train_loader()
+    if getattr(loader, "__len__", None) is not None and len(loader) == 0:
+        raise DCLError(f"no training batch: the training split has {len(run.dataset.train)} sample(s), fewer than "
+                       f"one batch of {cfg.batch_size} (a last batch of 1 is dropped); lower batch_size")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "config.toml", config_to_toml(cfg, "the whole config of this run; "
+                                                              "`dcl train --config` reads it back"))
+    cbs.on_train_start(run)
+    guard = FiniteLossGuard(run.device, out, hint=f"a lower lr than {cfg.lr:g} may help")
+    checked, run.method.check_inputs = run.method.check_inputs, False  # the loader's batches come from checked splits
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            acc = partial if partial is not None else EpochStats()
+            partial = None
+            train_epoch(run, loader, epoch, acc, cbs, progress, guard)
+            if run.parallel is not None:  # every rank's losses and samples
+                acc.loss_sum, acc.block_sum, acc.samples, acc.seconds = run.parallel.reduce_epoch(
+                    acc.loss_sum, acc.block_sum, acc.samples, acc.seconds)
+            run.method.epoch_end()
+            t0 = time.perf_counter()
+            record = epoch_record(run, epoch, acc, progress)
+            record["seconds"] = acc.seconds + time.perf_counter() - t0
+            run.history.append(record)
+            if out is not None:
+                write_epoch_files(run, out, record)
+            cbs.on_epoch_end(run, record)
+    finally:
+        run.method.check_inputs = checked
+    result = summary(run)
+    if out is not None:
+        write_json(out / "summary.json", result)
+    cbs.on_train_end(run, result)
+    return result
+
+
+def train_epoch(run: Run, loader, epoch: int, acc: EpochStats, cbs: Callback, progress: bool,
+                guard: FiniteLossGuard | None = None) -> None:
+    """One pass of ``method.train_step``; the first ``acc.steps`` batches were trained before the
+    step checkpoint this run resumed from, so they are drawn (the data order and augmentation
+    stay the same) but not trained on. ``guard`` stops the run at a NaN or infinite loss."""
+    cfg, method = run.cfg, run.method
+    loader.set_epoch(epoch)
+    run.net.train()
+    n = len(loader)
+    done = acc.steps
+    bar = tqdm(total=n, initial=done, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+               leave=False, dynamic_ncols=True)
+    t0 = time.perf_counter()
+    for k, (x, y) in enumerate(loader):
+        if k < done:
+            continue
+        stats = method.train_step(x, y)
+        if guard is not None:
+            guard.check(stats, epoch + 1, acc.steps + 1)
+        acc.add(stats, int(y.shape[0]))
+        run.global_step += 1
+        bar.update()
+        if progress and acc.steps % 10 == 0:
+            bar.set_postfix(loss=f"{float(acc.loss_sum) / acc.steps:.4f}")
+        cbs.on_step(run, Step(run.global_step, epoch + 1, acc.steps, n, int(y.shape[0]), stats))
+        if (cfg.checkpoint_every and run.out is not None and run.global_step % cfg.checkpoint_every == 0
+                and acc.steps < n):
+            if guard is not None:
+                guard.flush()  # never checkpoint a step whose loss is not finite
+            elapsed = time.perf_counter() - t0
+            acc.seconds += elapsed
+            save_checkpoint(run.out / "checkpoint.pt", checkpoint_state(run, epoch, acc))
+            t0 += elapsed
+    bar.close()
+    if guard is not None:
+        guard.flush()
+    if run.device.type == "cuda":
+        torch.cuda.synchronize(run.device)
+    acc.seconds += time.perf_counter() - t0
+
+
+def epoch_record(run: Run, epoch: int, acc: EpochStats, progress: bool = False) -> dict[str, Any]:
+    """One row of ``metrics.jsonl``: train losses, test (and val) errors, lr, throughput."""
+    steps = acc.steps
+    record = {
+        "epoch": epoch + 1,
+        "global_step": run.global_step,
+        "train_loss": float(acc.loss_sum) / steps if steps else float("nan"),
+        "block_losses": [float(v) / steps for v in acc.block_sum] if acc.block_sum is not None else [],
+        **evaluate_run(run, "test", progress),
+        "lr": run.method.lr(),
+        "train_seconds": acc.seconds,
+        "samples_per_second": acc.samples / acc.seconds if acc.seconds > 0 else 0.0,
         "peak_memory_mb": peak_memory_mb(run.device),
-        "device": str(run.device),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "config": run.cfg.to_dict(),
     }
+    if run.dataset.val is not None:
+        val = evaluate_run(run, "val", progress)
+        record["val_error"] = val["test_error"]
+        record["val_layer_errors"] = val["layer_test_errors"]
+    return record
 
 
-def format_epoch(r: dict[str, Any], epochs: int) -> str:
-    layers = " ".join(f"{e:.2f}" for e in r["layer_test_errors"])
-    s = (f"epoch {r['epoch']:>3}/{epochs}  loss {r['train_loss']:.4f}  test err {r['test_error']:.2f}%")
-    if layers:
-        s += f"  blocks [{layers}]%"
-    if "val_error" in r:
-        s += f"  val err {r['val_error']:.2f}%"
-    return s + f"  {r['seconds']:.1f}s  ({r['samples_per_second']:.0f} samples/s)"
+def write_epoch_files(run: Run, out: Path, record: dict[str, Any]) -> None:
+    """After an epoch: checkpoint.pt, best.pt (a new best validation error), metrics.jsonl,
+    summary.json; each written atomically."""
+    epoch = record["epoch"]
+    save_checkpoint(out / "checkpoint.pt", checkpoint_state(run, epoch))
+    if "val_error" in record and all(r["val_error"] > record["val_error"] for r in run.history[:-1]):
+        save_checkpoint(out / "best.pt", model_state(run, epoch))  # the first epoch with the lowest val error
+    atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in run.history))
+    write_json(out / "summary.json", summary(run))

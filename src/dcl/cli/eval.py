@@ -30,6 +30,8 @@ def add_parser(sub) -> None:
                    help="CIFAR-100 model: CIFAR-20 error by naive | mean | super | all (default all)")
     add_data_dir(p)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: the training device if present)")
+    p.add_argument("--net", metavar="MODULE:FUNCTION", help="a function building your own network, for runs of "
+                                                           "dcl.train(cfg, net=...), e.g. mymodels.py:build")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
@@ -46,7 +48,9 @@ def run(args) -> int:
     if args.sweep_p and (args.predict or args.superlabels):
         raise DCLError("--sweep-p goes alone (it evaluates the ensemble for p = 0..10)")
     modes = _superlabel_modes(args.superlabels) if args.superlabels else None
-    run_ = load_trained(args.checkpoint, data_dir=args.data_dir, device=args.device)
+    from ..predictor import load_net_factory
+    net = load_net_factory(args.net)() if args.net else None
+    run_ = load_trained(args.checkpoint, data_dir=args.data_dir, device=args.device, net=net)
     n_blocks = num_predicting_blocks(run_)
     predict = args.predict or run_.method.default_prediction
     check_run_prediction(run_, predict)

@@ -43,15 +43,19 @@ def random_flip(x: Tensor, mask: Tensor) -> Tensor:
 
 
 class Normalize:
-    """``(x/255 - mean)/std`` for uint8 ``x (B, C, H, W)`` as one multiply-add, in float32."""
+    """``(x/255 - mean)/std`` for uint8 ``x (B, C, H, W)`` as one multiply-add, in float32;
+    float ``x`` is taken as pixels already on [0, 1]: ``(x - mean)/std`` (user data)."""
 
     def __init__(self, spec: DatasetSpec, device: torch.device):
         std = torch.tensor(spec.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         mean = torch.tensor(spec.mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         self.scale = 1.0 / (255.0 * std)
+        self.float_scale = 1.0 / std
         self.shift = -mean / std
 
     def __call__(self, x: Tensor) -> Tensor:
+        if x.is_floating_point():
+            return torch.addcmul(self.shift, x.float(), self.float_scale)
         return torch.addcmul(self.shift, x.float(), self.scale)
 
 

@@ -2,12 +2,16 @@
 
 Shapes
 ------
-A block's output ``h`` is read as K feature vectors of C dims:
+A block's output ``h`` is read as K feature vectors of C dims, by its ``layout``:
 
-* conv maps ``(B, C, H, W)``: K = H*W, one C-dim vector per position;
-* token tensors ``(B, C, P)`` (channels second): K = P;
-* flat vectors ``(B, K*C)`` with ``segments=K``: segment k is ``h[:, k*C:(k+1)*C]``;
+* ``"map"``: conv maps ``(B, C, H, W)``: K = H*W, one C-dim vector per position;
+* ``"tokens"``: token tensors ``(B, P, C)`` (channels last, as transformers keep them): K = P;
+* ``"flat"``: flat vectors ``(B, K*C)`` with ``segments=K``: segment k is ``h[:, k*C:(k+1)*C]``;
   ``segments=None`` (or 1) means one vector of all F dims.
+
+``layout=None`` reads a 4-D tensor as a map and a 2-D one as flat; a 3-D tensor must say
+``layout="tokens"`` (a ``(B, C, P)`` tensor is ``x.transpose(1, 2)`` first), so a token tensor
+is never read the wrong way round. These are :class:`~dcl.models.BlockSpec`'s layouts.
 
 The dictionary ``D`` is ``(Z, C_D)``, one label embedding t_z per class. When C_D != C each
 row is reduced to C dims by 1-D adaptive average pooling (``pool_l`` in Eq. 2, mean over
@@ -44,36 +48,49 @@ def _mean(x: Tensor, dim: int) -> Tensor:
     return x.sum(dim=dim) / x.shape[dim]
 
 
-def feature_vectors_mean(features: Tensor, segments: int | None = None, normalize: bool = False) -> Tensor:
-    """Mean of a block's K feature vectors: ``(B, C, H, W) | (B, C, P) | (B, K*C) -> (B, C)``.
+LAYOUTS = ("map", "tokens", "flat")
 
-    With ``normalize=True`` each C-dim vector is L2-normalised before the mean (cosine form).
+
+def feature_vectors_mean(features: Tensor, segments: int | None = None, normalize: bool = False,
+                         layout: str | None = None) -> Tensor:
+    """Mean of a block's K feature vectors: ``(B, C, H, W) | (B, P, C) | (B, K*C) -> (B, C)``.
+
+    ``layout``: ``"map"``, ``"tokens"`` or ``"flat"`` (module doc); None infers it from a 4-D
+    or 2-D tensor and refuses a 3-D one. With ``normalize=True`` each C-dim vector is
+    L2-normalised before the mean (cosine form).
     """
     check_tensor(features, "features")
-    if features.dim() == 4:  # (B, C, H, W)
-        if segments not in (None, 1):
-            raise DCLError(f"segments={segments} only applies to flat (B, F) features, got shape {tuple(features.shape)}")
+    shape = tuple(features.shape)
+    if layout is None:
+        layout = {4: "map", 2: "flat"}.get(features.dim())
+        if layout is None:
+            if features.dim() == 3:
+                raise DCLError(f"features of shape {shape} are 3-D: pass layout='tokens' for (B, P, C) token "
+                               f"tensors (channels last; a (B, C, P) tensor is x.transpose(1, 2))")
+            raise DCLError(f"features must be (B, C, H, W), (B, P, C) or (B, F); got shape {shape}")
+    if layout not in LAYOUTS:
+        raise DCLError(f"unknown layout {layout!r}; valid choices: {', '.join(LAYOUTS)}")
+    needs = {"map": 4, "tokens": 3, "flat": 2}[layout]
+    if features.dim() != needs:
+        raise DCLError(f"layout {layout!r} needs a {needs}-D tensor, got shape {shape}")
+    if layout != "flat" and segments not in (None, 1):
+        raise DCLError(f"segments={segments} only applies to flat (B, F) features, got shape {shape}")
+    if layout == "map":  # (B, C, H, W)
         vecs = features.flatten(2)  # (B, C, K)
         if normalize:
             vecs = F.normalize(vecs, dim=1)
         return _mean(vecs, 2)
-    if features.dim() == 3:  # (B, C, P)
-        if segments not in (None, 1):
-            raise DCLError(f"segments={segments} only applies to flat (B, F) features, got shape {tuple(features.shape)}")
-        vecs = F.normalize(features, dim=1) if normalize else features
-        return _mean(vecs, 2)
-    if features.dim() == 2:  # (B, K*C)
-        k = 1 if segments is None else int(segments)
-        width = features.shape[1]
-        if k < 1 or width % k:
-            raise DCLError(f"segments K={segments} must be a positive divisor of the feature width {width}")
-        vecs = features.view(features.shape[0], k, width // k)  # (B, K, C)
-        if normalize:
-            vecs = F.normalize(vecs, dim=2)
+    if layout == "tokens":  # (B, P, C)
+        vecs = F.normalize(features, dim=2) if normalize else features
         return _mean(vecs, 1)
-    raise DCLError(
-        f"features must be (B, C, H, W), (B, C, P) or (B, F); got shape {tuple(features.shape)}"
-    )
+    k = 1 if segments is None else int(segments)  # (B, K*C)
+    width = features.shape[1]
+    if k < 1 or width % k:
+        raise DCLError(f"segments K={segments} must be a positive divisor of the feature width {width}")
+    vecs = features.view(features.shape[0], k, width // k)  # (B, K, C)
+    if normalize:
+        vecs = F.normalize(vecs, dim=2)
+    return _mean(vecs, 1)
 
 
 def pool_dictionary(dictionary: Tensor, width: int) -> Tensor:
@@ -115,12 +132,15 @@ def dict_logits(
     segments: int | None = None,
     similarity: str = "dot",
     temperature: float = 1.0,
+    *,
+    layout: str | None = None,
 ) -> Tensor:
-    """Dictionary logits of Eq. 2: ``features`` (see module doc), ``dictionary (Z, C_D)`` -> ``(B, Z)``."""
+    """Dictionary logits of Eq. 2: ``features`` (see module doc; ``layout`` says how to read
+    them), ``dictionary (Z, C_D)`` -> ``(B, Z)``."""
     temperature = _check_similarity(similarity, temperature)
     _check_inputs(features, dictionary, segments)
     cosine = similarity == "cosine"
-    h = feature_vectors_mean(features, segments, normalize=cosine)  # (B, C)
+    h = feature_vectors_mean(features, segments, normalize=cosine, layout=layout)  # (B, C)
     d = F.normalize(dictionary, dim=1) if cosine else dictionary
     t = pool_dictionary(d, h.shape[1])  # (Z, C)
     logits = h @ t.t()
@@ -134,10 +154,12 @@ def dict_loss(
     segments: int | None = None,
     similarity: str = "dot",
     temperature: float = 1.0,
+    *,
+    layout: str | None = None,
 ) -> Tensor:
     """L_dict (Eq. 2): cross-entropy of :func:`dict_logits` against integer ``labels (B,)``
     in ``[0, Z)`` (checked: one reduction over the labels)."""
-    logits = dict_logits(features, dictionary, segments, similarity, temperature)
+    logits = dict_logits(features, dictionary, segments, similarity, temperature, layout=layout)
     check_labels(labels, logits.shape[0], dictionary.shape[0])
     return F.cross_entropy(logits, labels.long())
 
@@ -187,8 +209,9 @@ class DictionaryContrastiveLoss(nn.Module):
         temperature: tau; defaults to 1.0 for dot product and 0.07 for cosine.
         init, norm: see :func:`init_dictionary`.
 
-    ``forward(features, labels, segments=None) -> scalar loss``;
-    ``logits(features, segments=None) -> (B, Z)``; ``predict(...) -> (B,)`` (Eq. 3).
+    ``forward(features, labels, segments=None, layout=None) -> scalar loss``;
+    ``logits(features, segments=None, layout=None) -> (B, Z)``; ``predict(...) -> (B,)`` (Eq. 3).
+    ``features``: ``(B, C, H, W)``, ``(B, K*C)`` or, with ``layout="tokens"``, ``(B, P, C)``.
     An optional ``projection`` module (``C_D -> C``) replaces pooling (paper Table 5, f_P^l).
     """
 
@@ -224,7 +247,7 @@ class DictionaryContrastiveLoss(nn.Module):
         return self.weight.detach() if self.static else self.weight
 
     def logits(self, features: Tensor, segments: int | None = None, projection: nn.Module | None = None,
-               weight: Tensor | None = None) -> Tensor:
+               weight: Tensor | None = None, *, layout: str | None = None) -> Tensor:
         """``(B, Z)`` logits; ``weight (Z', C_D)`` replaces the dictionary (e.g. detached, or
         super-label embeddings), giving ``(B, Z')``."""
         check_tensor(features, "features")
@@ -233,28 +256,29 @@ class DictionaryContrastiveLoss(nn.Module):
             if self.similarity == "cosine":
                 d = F.normalize(d, dim=1)
             d = projection(d)  # (Z, C)
-            h = feature_vectors_mean(features, segments, normalize=self.similarity == "cosine")
+            h = feature_vectors_mean(features, segments, normalize=self.similarity == "cosine", layout=layout)
             if self.similarity == "cosine":
                 d = F.normalize(d, dim=1)
             return (h @ d.t()) / self.temperature
-        return dict_logits(features, d, segments, self.similarity, self.temperature)
+        return dict_logits(features, d, segments, self.similarity, self.temperature, layout=layout)
 
     def forward(
         self, features: Tensor, labels: Tensor, segments: int | None = None, projection: nn.Module | None = None,
-        weight: Tensor | None = None, check: bool = True,
+        weight: Tensor | None = None, check: bool = True, *, layout: str | None = None,
     ) -> Tensor:
         """L_dict of ``features`` against ``labels (B,)``. ``check``: check the labels' shape and
         range (one reduction and a host read); a method whose ``train_step`` checked its batch
         already passes False."""
-        logits = self.logits(features, segments, projection, weight)
+        logits = self.logits(features, segments, projection, weight, layout=layout)
         if check:
             check_labels(labels, logits.shape[0], logits.shape[1])
         return F.cross_entropy(logits, labels)
 
     @torch.no_grad()
-    def predict(self, features: Tensor, segments: int | None = None, projection: nn.Module | None = None) -> Tensor:
+    def predict(self, features: Tensor, segments: int | None = None, projection: nn.Module | None = None,
+                *, layout: str | None = None) -> Tensor:
         """Layer-wise prediction (Eq. 3): the label whose embedding is most similar, ``(B,)``."""
-        return self.logits(features, segments, projection).argmax(dim=1)
+        return self.logits(features, segments, projection, layout=layout).argmax(dim=1)
 
     def extra_repr(self) -> str:
         kind = "static" if self.static else "adaptive"

@@ -49,8 +49,9 @@ class LocalNet(nn.Module):
     """Blocks f_1..f_{L-1} plus head f_L.
 
     ``forward(x)`` runs the whole network end to end (used by BP and for inference).
-    ``features(i, h)`` converts block ``i``'s output to the form the dictionary loss reads:
-    ``(B, C, H, W)``, ``(B, C, P)`` or ``(B, F)`` (with ``specs[i].segments``).
+    ``features(i, h)`` converts block ``i``'s output to a form the dictionary loss reads without
+    a layout argument: ``(B, C, H, W)`` or ``(B, F)`` (with ``specs[i].segments``); tokens
+    ``(B, P, C)`` become the map ``(B, C, P, 1)`` (the same K = P vectors), the class token ``(B, C)``.
     """
 
     def __init__(self, blocks: list[nn.Module], head: nn.Module, specs: list[BlockSpec], *,
@@ -98,7 +99,7 @@ class LocalNet(nn.Module):
     def features(self, i: int, h: Tensor) -> Tensor:
         layout = self.specs[i].layout
         if layout == "tokens":
-            return h.transpose(1, 2)  # (B, P, C) -> (B, C, P)
+            return h.transpose(1, 2).unsqueeze(3)  # (B, P, C) -> (B, C, P, 1): K = P vectors of C dims
         if layout == "cls":
             return h[:, 0]  # (B, C)
         return h

@@ -60,6 +60,8 @@ def _build(job: dict, stages: int, rank: int):
     cfg = resolve_config(arch=job["arch"], data=job["data"], method=job["method"], batch_size=job["batch_size"],
                          device=job["device"], stages=stages, **job["overrides"])
     cfg = config_for_stages(cfg)
+    if cfg.device == "auto":
+        cfg = cfg.replace(device="cuda" if torch.cuda.is_available() else "cpu")
     if cfg.device.startswith("cuda"):
         cfg = cfg.replace(device=f"cuda:{rank % torch.cuda.device_count()}")
     spec = DATASETS.get(cfg.data)

@@ -94,7 +94,10 @@ class Mesh:
 
 
 def rank_device(name: str) -> torch.device:
-    """The device of this rank: ``cuda`` means ``cuda:LOCAL_RANK``; CPUs are shared."""
+    """The device of this rank: ``cuda`` means ``cuda:LOCAL_RANK``; CPUs are shared; ``auto``
+    is CUDA when there is one, else the CPU (gloo)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(name)
     if dev.type == "cuda":
         if not torch.cuda.is_available():
