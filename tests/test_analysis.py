@@ -31,6 +31,20 @@ def small_fmnist(fashion_mnist):
 
 
 @pytest.fixture(scope="module")
+def small_data_dir(tmp_path_factory, small_fmnist):
+    """A data folder holding that real subset as IDX files (the CLI reads it with --data-dir)."""
+    from dataformats import idx_bytes
+
+    root = tmp_path_factory.mktemp("data")
+    folder = root / "fashion-mnist"
+    folder.mkdir()
+    for prefix, split in (("train", small_fmnist.train), ("t10k", small_fmnist.test)):
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(split.images[:, 0].numpy()))
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(split.labels.numpy()))
+    return root
+
+
+@pytest.fixture(scope="module")
 def conv_dir(tmp_path_factory, small_fmnist):
     """A tiny Conv (8, 16 channels) trained 6 steps with DCL on real Fashion-MNIST."""
     folder = tmp_path_factory.mktemp("conv") / "run"
@@ -150,3 +164,61 @@ def test_label_embeddings_need_a_dictionary(tmp_path, small_fmnist):
     with pytest.raises(DCLError, match="label dictionary"):
         label_embeddings(bp)
     assert layer_errors(bp).blocks == [] and layer_errors(bp).head is not None
+
+
+def _png(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, path
+    return data
+
+
+def test_cli_writes_every_figure_and_csv(conv_dir, small_data_dir, tmp_path, capsys):
+    from dcl.cli import main
+
+    d = ["--data-dir", str(small_data_dir), "--no-progress"]
+    out = tmp_path / "fig"
+    assert main(["analyze", "saliency", str(conv_dir), "--images", "0,5", "--out", str(out), *d]) == 0
+    assert main(["analyze", "embeddings", str(conv_dir), "--out", str(out), *d]) == 0
+    assert main(["analyze", "confusion", str(conv_dir), "--out", str(out), *d]) == 0
+    assert main(["analyze", "layers", str(conv_dir), str(conv_dir), "--names", "a,b", "--out", str(out), *d]) == 0
+    assert main(["analyze", "mutual-info", str(conv_dir), "--train-samples", "64", "--test-samples", "64",
+                 "--epochs", "1", "--batch-size", "32", "--out", str(out), *d]) == 0
+    assert main(["analyze", "ensemble", str(conv_dir), "--values", "0,1,2", "--out", str(out), *d]) == 0
+    for name in ("saliency", "embeddings-tsne", "embeddings-similarity", "confusion-matrix",
+                 "confusion-vs-similarity", "layers", "mutual-info", "ensemble"):
+        _png(out / f"{name}.png")
+    csv = {n: (out / f"{n}.csv").read_text().splitlines() for n in
+           ("saliency", "embeddings", "confusion", "confusion-pairs", "layers", "mutual-info", "ensemble")}
+    assert len(csv["saliency"]) == 1 + 2 * 2 * (28 * 28 + 14 * 14)   # images x ranks x positions of both blocks
+    assert csv["embeddings"][1].startswith("0,T-shirt/top,")
+    assert len(csv["confusion"]) == 101 and len(csv["confusion-pairs"]) == 46
+    assert [line.split(",")[3] for line in csv["layers"][1:4]] == ["block", "block", "head"]
+    assert len(csv["mutual-info"]) == 4 and len(csv["ensemble"]) == 4
+    printed = capsys.readouterr().out
+    assert "Pearson r(confusion rate, embedding similarity)" in printed
+
+
+def test_cli_errors_are_one_line(conv_dir, small_data_dir, tmp_path, capsys, monkeypatch):
+    from dcl.analysis import plotting
+    from dcl.cli import main
+
+    d = ["--data-dir", str(small_data_dir)]
+    assert main(["analyze", "saliency", str(conv_dir), "--images", "0,x", *d]) == 2
+    assert main(["analyze", "confusion", str(conv_dir), "--predict", "block:9", *d]) == 2
+    assert main(["analyze", "segments", "--arch", "fc", *d]) == 2
+    assert main(["analyze", "layers", str(tmp_path / "missing"), *d]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 4 and all(line.startswith("dcl analyze: error: ") for line in err)
+    assert "block:9" in err[1] and "needs --arch and --data" in err[2] and "no checkpoint" in err[3]
+
+    real_import = plotting.importlib.import_module
+
+    def no_matplotlib(name, *a):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *a)
+
+    monkeypatch.setattr(plotting.importlib, "import_module", no_matplotlib)
+    assert main(["analyze", "layers", str(conv_dir), *d]) == 2
+    msg = capsys.readouterr().err.strip()
+    assert msg.count("\n") == 0 and "pip install 'dcl[analysis]'" in msg

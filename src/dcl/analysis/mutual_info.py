@@ -209,7 +209,7 @@ def plot_mutual_info(results: list[MutualInfo], path, title: str | None = None) 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     panels = (("i_hx", "(a) $I(h, x)$ estimate", "1 - BCE of the reconstruction (nats per pixel)"),
               ("i_hy", "(b) $I(h, y)$ estimate", "best test accuracy of the classifier (fraction)"),
-              ("i_hr", "(c) $I(h, r)$ bound estimate", "$I(h,x) - I(h,y) + 1$ (nats - fraction + 1)"))
+              ("i_hr", "(c) $I(h, r)$ bound estimate", "$I(h,x) - I(h,y) + 1$ (arbitrary units)"))
     for ax, (attr, name, ylabel) in zip(axes, panels):
         for k, r in enumerate(results):
             xs = [0 if layer == "input" else int(layer.split()[1]) for layer in r.layers]
