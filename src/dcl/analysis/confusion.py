@@ -143,9 +143,10 @@ def plot_confusion_vs_similarity(a: ConfusionAnalysis, path, run_name: str = "",
         ax.plot(xs.numpy(), (yt.mean() + slope * (xs - xt.mean())).numpy(), color="#d62728",
                 label=f"least-squares fit (Pearson r = {a.r:.2f})")
     order = sorted(range(len(a.pairs)), key=lambda k: -a.pairs[k][2])[:label_top]
-    for k in order:
+    for n, k in enumerate(order):  # alternate above / below so that close points stay readable
         i, j, _, _ = a.pairs[k]
-        ax.annotate(f"{names[i]} / {names[j]}", (x[k], y[k]), textcoords="offset points", xytext=(5, 3), fontsize=9)
+        ax.annotate(f"{names[i]} / {names[j]}", (x[k], y[k]), textcoords="offset points",
+                    xytext=(5, 3 if n % 2 == 0 else -11), fontsize=9)
     ax.set_xlabel("cosine similarity of the two label embeddings (unitless)")
     ax.set_ylabel("confusion rate of the pair (%)")
     ax.set_title(f"Confusion rate vs label-embedding similarity ({a.predict})\n{run_name} ({a.title})")

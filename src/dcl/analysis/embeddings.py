@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -120,6 +119,7 @@ def plot_tsne(a: EmbeddingAnalysis, path, run_name: str = "") -> Path:
     for i in range(z):
         ax.annotate(a.class_names[i], (a.tsne[i, 0], a.tsne[i, 1]), textcoords="offset points", xytext=(4, 4),
                     fontsize=7 if big else 10)
+    ax.margins(0.12)  # room for the names of the outermost points
     ax.set_xlabel("t-SNE dimension 1 (arbitrary units)")
     ax.set_ylabel("t-SNE dimension 2 (arbitrary units)")
     what = "coloured by super-label" if a.groups is not None else "one colour per class"

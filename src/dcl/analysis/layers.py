@@ -57,14 +57,15 @@ def plot_layers(results: list[LayerErrors], path, title: str | None = None) -> P
             xs.append(r.num_blocks + 1)
             ys.append(r.head)
         ax.plot(xs, ys, marker=marker, color=color, label=r.name, linewidth=2, markersize=7)
-        for x_, y_ in zip(xs, ys):
+        for x_, y_ in (zip(xs, ys) if len(results) <= 2 else ()):  # numbers only where they stay readable
             ax.annotate(f"{y_:.2f}", (x_, y_), textcoords="offset points", xytext=(0, 7), ha="center",
                         fontsize=8, color=color)
     ticks = list(range(1, n_layers + 1))
     ax.set_xticks(ticks, [str(t) for t in ticks[:-1]] + [f"{ticks[-1]}\n(head)"])
     ax.set_xlabel("layer (blocks 1..L-1: dictionary prediction, Eq. 3; L: classifier head)")
     ax.set_ylabel("test error (%)")
-    ax.set_title(title or f"Test error of every layer's prediction ({results[0].title})")
+    titles = sorted({r.title for r in results})
+    ax.set_title(title or f"Test error of every layer's prediction ({titles[0] if len(titles) == 1 else 'several runs'})")
     ax.legend(title="run")
     ax.margins(y=0.15)
     return save_figure(fig, path)

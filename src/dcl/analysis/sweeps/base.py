@@ -53,10 +53,14 @@ class PointRun:
 
 
 def config_key(cfg: TrainConfig, runs_dir: Path | None = None) -> str:
-    """A folder name for ``cfg``: ``ARCH-DATA-METHOD-<12 hex of its config hash>``. Paths to
-    other runs inside ``runs_dir`` (``dict_norm_from``) enter the hash by folder name only,
-    so a moved sweep folder keeps its keys."""
-    d = {k: v for k, v in cfg.to_dict().items() if k not in NOT_IN_KEY}
+    """A folder name for ``cfg``: ``ARCH-DATA-METHOD-<12 hex of its config hash>``.
+
+    Only fields that differ from :class:`TrainConfig`'s defaults enter the hash, so a newer
+    ``dcl`` that adds a field (with a default that keeps the old behaviour) still finds the
+    runs an older one trained. Paths to other runs inside ``runs_dir`` (``dict_norm_from``)
+    enter by folder name only, so a moved sweep folder keeps its keys."""
+    defaults = TrainConfig().to_dict()
+    d = {k: v for k, v in cfg.to_dict().items() if k not in NOT_IN_KEY and v != defaults[k]}
     if d.get("dict_norm_from") and runs_dir is not None:
         p = Path(d["dict_norm_from"]).resolve()
         if p.parent == Path(runs_dir).resolve():

@@ -51,9 +51,10 @@ def plot_dictionary_sweep(results: Sequence[PointRun], path):
             ax.annotate(f"{y:.2f}", (bar.get_x() + bar.get_width() / 2, y), textcoords="offset points", xytext=(0, 2),
                         ha="center", fontsize=8)
     ax.set_xticks(range(len(groups)), groups)
-    ax.set_ylim(bottom=max(0.0, lo * 0.8))
+    bottom = max(0.0, lo * 0.8)
+    ax.set_ylim(bottom=bottom)
     ax.set_xlabel("layer (blocks: dictionary prediction, Eq. 3; head: classifier)")
-    ax.set_ylabel("test error (%)")
+    ax.set_ylabel("test error (%)" + (f"; axis starts at {bottom:.0f}" if bottom > 0 else ""))
     ax.set_title(f"Adaptive vs static label dictionaries ({describe_base(results)})\n"
                  "static rows scaled to the mean row norm of the trained $D^Z$")
     ax.legend(title="dictionary")

@@ -60,6 +60,7 @@ def plot_ensemble(results: Sequence[EnsembleErrors], path) -> Path:
     ax.set_xticks(list(results[0].errors and [p for p, _ in results[0].errors]))
     ax.set_xlabel("ensemble exponent p (layer weights $\\lambda_l = l^p$)")
     ax.set_ylabel("test error (%)")
-    ax.set_title(f"Weighted ensemble of layer-wise predictions ({results[0].title})")
+    titles = sorted({r.title for r in results})
+    ax.set_title(f"Weighted ensemble of layer-wise predictions ({titles[0] if len(titles) == 1 else 'several runs'})")
     ax.legend()
     return save_figure(fig, path)
