@@ -86,8 +86,9 @@ class FeatureClassifier(nn.Module):
 def estimator_features(run, x: Tensor, include_input: bool = True) -> list[Tensor]:
     """The features the estimators read: the input ``x`` (layer 0, if ``include_input``), then
     every block's local feature as a map ``(B, C, h, w)`` where it has a spatial layout, else
-    flat ``(B, F)`` (token tensors without a square grid: the token mean)."""
-    feats = [x] if include_input else []
+    flat ``(B, F)`` (token tensors without a square grid: the token mean). When no block is
+    spatial (FC), the input is flattened too, so that layer 0 gets the same estimators."""
+    feats = []
     for i, (_, feature) in enumerate(block_outputs(run, x)):
         grid = spatial_grid(run.net, i, feature)
         if grid is not None:
@@ -96,6 +97,8 @@ def estimator_features(run, x: Tensor, include_input: bool = True) -> list[Tenso
             feats.append(feature.float().mean(dim=2))
         else:
             feats.append(feature.float().flatten(1))
+    if include_input:
+        feats.insert(0, x if any(f.dim() == 4 for f in feats) else x.flatten(1))
     return [f.clone() for f in feats]  # ordinary tensors (not inference tensors) for autograd
 
 
