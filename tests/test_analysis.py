@@ -222,3 +222,12 @@ def test_cli_errors_are_one_line(conv_dir, small_data_dir, tmp_path, capsys, mon
     assert main(["analyze", "layers", str(conv_dir), *d]) == 2
     msg = capsys.readouterr().err.strip()
     assert msg.count("\n") == 0 and "pip install 'dcl[analysis]'" in msg
+
+
+def test_mutual_info_on_flat_blocks_of_any_method(tmp_path, small_fmnist):
+    bp = _train(tmp_path / "bp", small_fmnist, arch="fc", method="bp", width=64, segments=4)
+    mi = estimate_mutual_information(bp, train_samples=128, test_samples=64, epochs=1, batch_size=32)
+    assert mi.layers == ["input", "block 1", "block 2"] and all(0 <= a <= 1 for a in mi.i_hy)
+    from dcl.analysis.mutual_info import estimator_features
+    x, _, _ = images(bp, [0, 1])
+    assert [tuple(f.shape) for f in estimator_features(bp, x)] == [(2, 784), (2, 64), (2, 64)]
