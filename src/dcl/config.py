@@ -35,7 +35,7 @@ class TrainConfig:
     epochs: int = 150
     batch_size: int = 512
     lr: float = 5e-4
-    optimizer: str = "adamw"           # adamw | sgd
+    optimizer: str = "adamw"           # adamw | adam (N&E's LL recipes) | sgd
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.999)
     momentum: float = 0.9              # sgd only
@@ -60,6 +60,19 @@ class TrainConfig:
     dict_norm_from: str | None = None  # ... or to the mean row norm of this checkpoint's dictionary (Fig. 4)
     adapter: str = "pool"              # pool (pool_l) | project (f_P^l, Table 5)
     dict_update: str = "sequential"    # sequential (authors: after each block) | accumulate
+    # --- local-learning baselines: feat, ll-* (paper Eq. 1, App. J.2.4-J.2.5; REFERENCE-LL) ---
+    aux_dim: int | None = None         # A: conv maps are average-pooled to A values (C*h*w = A) before an
+                                       # aux head (N&E: 1024 at 28 px, 2048 at 32 px; bpf 4096); None = global
+                                       # average pool to C (Table V heads); tokens are averaged, flat kept
+    proj_dim: int = 128                # ll-cont head output, ll-bpf label projection width
+    contrast_temperature: float = 0.07  # tau of the supervised contrastive loss (feat, ll-cont, ll-contrec)
+    supcon_average: str = "anchor"     # anchor (per-anchor mean, InfoPro / authors) | pairs (Eq. 1 as printed)
+    ll_beta: float | None = None       # predsim / bpf: (1-beta) L_pred + beta L_sim, head CE x (1-beta);
+                                       # None = 0.99 (ll-predsim), 0.01 (ll-bpf)
+    contrec_alpha: float = 1.0         # ll-contrec: alpha*beta_l L_contrast + alpha*(1-beta_l) L_rec, beta_l = l/(L-1)
+    zero_head: bool = False            # N&E: the output layer's weight starts at zero (their local mode)
+    class_limited_epochs: int = 0      # N&E CIFAR-100 sim/predsim: class-limited batches for this many epochs
+    class_limited_seeds: int = 20      # ... each batch starts from this many random samples, filled with their classes
     # --- data ---------------------------------------------------------------------------
     augment: bool = True               # the paper's train augmentation for this dataset
     val_split: int = 0                 # hold out this many training samples for validation
@@ -294,7 +307,8 @@ def validate_config(cfg: TrainConfig) -> None:
             raise DCLError(f"{name} must be > 0, got {v}")
 
     for name in ("epochs", "batch_size", "lr", "width", "segments", "eval_batch_size", "dict_dim",
-                 "temperature", "dict_norm", "limit_train_batches"):
+                 "temperature", "dict_norm", "limit_train_batches", "aux_dim", "proj_dim", "contrast_temperature",
+                 "contrec_alpha"):
         positive(name)
     if not 0.0 <= cfg.dropout < 1.0:
         raise DCLError(f"dropout must be in [0, 1), got {cfg.dropout}")
@@ -306,7 +320,12 @@ def validate_config(cfg: TrainConfig) -> None:
         raise DCLError(f"val_split must be >= 0, got {cfg.val_split}")
     if list(cfg.milestones) != sorted(cfg.milestones):
         raise DCLError(f"milestones must be increasing, got {cfg.milestones}")
-    for name, valid in (("optimizer", ("adamw", "sgd")), ("schedule", ("multistep", "cosine", "constant")),
+    if cfg.ll_beta is not None and not 0.0 <= cfg.ll_beta <= 1.0:
+        raise DCLError(f"ll_beta must be in [0, 1], got {cfg.ll_beta}")
+    if cfg.class_limited_epochs < 0 or cfg.class_limited_seeds < 1:
+        raise DCLError(f"class_limited_epochs must be >= 0 and class_limited_seeds >= 1, got "
+                       f"{cfg.class_limited_epochs} and {cfg.class_limited_seeds}")
+    for name, valid in (("optimizer", ("adamw", "adam", "sgd")), ("supcon_average", ("anchor", "pairs")), ("schedule", ("multistep", "cosine", "constant")),
                         ("similarity", ("dot", "cosine")), ("dict_init", ("normal", "orthogonal")),
                         ("adapter", ("pool", "project")), ("dict_update", ("sequential", "accumulate")),
                         ("dropout_kind", DROPOUT_KINDS), ("activation", ACTIVATIONS)):
