@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+import warnings
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .errors import DCLError
+from .errors import DCLError, DCLNote
 from .registry import Registry
 
 #: hidden activations a network can be built with (``activation``; models/layers.py)
@@ -174,6 +175,55 @@ _preset("mlp-mixer-cifar10", "MLP-Mixer, CIFAR-10: the VGG8B CIFAR-10 recipe, Ad
         "gamma 0.25 (App. J.2.3)", **_TOKENS, arch="mlp-mixer", data="cifar10")
 
 
+# --- local-learning baselines: the ll-* methods' own recipes (REFERENCE-LL §5-8) -----------
+# Nøkland & Eidnes' VGG8B recipes (their run_experiments.sh), which Table 3 copies for LL-pred,
+# -sim, -predsim and LL-bpf CIFAR-10, and which the DCL authors reused for LL-cont, -contrec and
+# the other LL-bpf entries (App. J.2.4, J.2.5): Adam, weight decay 0, batch 128, MultiStepLR
+# gamma 0.25, the output layer starting at zero. Per dataset: lr, epochs, milestones, dropout
+# and A (the pooled width of pred heads). ReLU for pred / cont / contrec, LeakyReLU(0.01) for
+# sim / predsim / bpf. LL-cont / -contrec use A = 1024 at 28 px, 2048 otherwise (App. J.2.4);
+# LL-bpf pools to 4096 everywhere with beta 0.01 (decision 6; CIFAR-10 bio recipe: dropout
+# 0.05). CIFAR-100 sim / predsim / bpf batches are class-limited for the first 200 epochs.
+# feat has no recipe of its own: it trains with the pair's (DCL's) preset, as the paper does.
+_NE_DATA = {  # data: (lr, epochs, milestones, dropout, A of pred / predsim)
+    "mnist": (5e-4, 100, (50, 75, 89, 94), 0.2, 1024),
+    "fashion-mnist": (5e-4, 200, (100, 150, 175, 188), 0.1, 1024),
+    "cifar10": (5e-4, 400, (200, 300, 350, 375), 0.2, 2048),
+    "cifar100": (5e-4, 400, (200, 300, 350, 375), 0.05, 4096),
+    "svhn": (3e-4, 100, (50, 75, 89, 94), 0.3, 2048),
+    "stl10": (5e-4, 400, (200, 300, 350, 375), 0.1, 2048),
+}
+_NE = dict(arch="vgg8b", optimizer="adam", weight_decay=0.0, batch_size=128, gamma=0.25, zero_head=True)
+
+
+def _ll_presets() -> None:
+    """Register the N&E-recipe presets ``{method}-vgg8b-{data}`` of the ll-* methods, and
+    ``ll-cont-{arch}-cifar10`` for the Table V networks (DCL's recipe for each, InfoPro-style
+    heads: global average pool or token mean -> Linear(C, 128), so ``aux_dim=None``)."""
+    for data, (lr, epochs, milestones, dropout, a) in _NE_DATA.items():
+        a_cont = 1024 if data in ("mnist", "fashion-mnist") else 2048
+        limited = dict(class_limited_epochs=200) if data == "cifar100" else {}
+        bpf_dropout = dict(dropout=0.05) if data == "cifar10" else {}
+        for method, extra in (
+                ("ll-pred", dict(activation="relu", aux_dim=a)),
+                ("ll-sim", dict(activation="leaky_relu", **limited)),
+                ("ll-predsim", dict(activation="leaky_relu", aux_dim=a, ll_beta=0.99, **limited)),
+                ("ll-bpf", dict(activation="leaky_relu", aux_dim=4096, ll_beta=0.01, **limited, **bpf_dropout)),
+                ("ll-cont", dict(activation="relu", aux_dim=a_cont)),
+                ("ll-contrec", dict(activation="relu", aux_dim=a_cont, contrec_alpha=1.0))):
+            v = {**_NE, "data": data, "lr": lr, "epochs": epochs, "milestones": milestones, "dropout": dropout,
+                 **extra}
+            _preset(f"{method}-vgg8b-{data}",
+                    f"{method}, VGG8B, {data} (N&E recipe): Adam wd 0, lr {lr:g}, {epochs} ep, dropout "
+                    f"{v['dropout']:g}, {v['activation']}" + (f", A {v['aux_dim']}" if "aux_dim" in v else ""), **v)
+    for arch in ("resnet32", "resnet32-w", "vit", "mlp-mixer"):
+        _preset(f"ll-cont-{arch}-cifar10", f"ll-cont, {arch}, CIFAR-10 (Table V): the {arch}-cifar10 recipe, "
+                f"GAP / token mean -> Linear(C, 128) heads", **{**PRESETS.get(f"{arch}-cifar10"), "aux_dim": None})
+
+
+_ll_presets()
+
+
 # ---------------------------------------------------------------------------------------
 # Resolving a configuration
 # ---------------------------------------------------------------------------------------
@@ -258,6 +308,21 @@ def find_preset(arch: str, data: str, method: str) -> str | None:
     return next((n for n in preset_candidates(arch, data, method) if n in PRESETS), None)
 
 
+#: the recipe values named by :func:`fallback_note`
+RECIPE_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "milestones", "gamma",
+                 "dropout")
+
+
+def fallback_note(arch: str, data: str, method: str, overrides: dict[str, Any] | None = None) -> str:
+    """One line naming the defaults a run with no preset for its pair trains with (the recipe
+    fields the user did not set)."""
+    cfg, overrides = TrainConfig(), overrides or {}
+    values = ", ".join(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+                       for k in RECIPE_FIELDS if k not in overrides for v in [getattr(cfg, k)])
+    return (f"no preset for {' or '.join(preset_candidates(arch, data, method))}: using the defaults "
+            f"(the FC-MNIST recipe) {values}; name one with --preset or set values with --set")
+
+
 def resolve_config(arch: str | None = None, data: str | None = None, preset: str | None = None,
                    **overrides: Any) -> TrainConfig:
     """Build the run config: defaults < preset < overrides.
@@ -276,6 +341,9 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
         preset = find_preset(arch or cfg.arch, data or cfg.data, method)
         if preset is not None:
             values = dict(PRESETS.get(preset))
+        else:  # say so, in one line: these defaults were meant for FC on MNIST
+            warnings.warn(fallback_note(arch or cfg.arch, data or cfg.data, method, overrides), DCLNote,
+                          stacklevel=2)
     if arch is not None:
         values["arch"] = arch
     if data is not None:

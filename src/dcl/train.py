@@ -73,7 +73,8 @@ class Run:
         c = self.cfg
         return BatchLoader(self.dataset.train, self.dataset.spec, c.batch_size, train=True, device=self.device,
                            augment=c.augment, seed=c.seed, limit_batches=c.limit_train_batches,
-                           channels_last=c.channels_last)
+                           channels_last=c.channels_last, class_limited_epochs=c.class_limited_epochs,
+                           class_limited_seeds=c.class_limited_seeds)
 
     def eval_loader(self, split: str = "test") -> BatchLoader:
         c = self.cfg
