@@ -176,15 +176,11 @@ _preset("mlp-mixer-cifar10", "MLP-Mixer, CIFAR-10: the VGG8B CIFAR-10 recipe, Ad
 
 
 # --- local-learning baselines: the ll-* methods' own recipes (REFERENCE-LL §5-8) -----------
-# Nøkland & Eidnes' VGG8B recipes (their run_experiments.sh), which Table 3 copies for LL-pred,
-# -sim, -predsim and LL-bpf CIFAR-10, and which the DCL authors reused for LL-cont, -contrec and
-# the other LL-bpf entries (App. J.2.4, J.2.5): Adam, weight decay 0, batch 128, MultiStepLR
-# gamma 0.25, the output layer starting at zero. Per dataset: lr, epochs, milestones, dropout
-# and A (the pooled width of pred heads). ReLU for pred / cont / contrec, LeakyReLU(0.01) for
-# sim / predsim / bpf. LL-cont / -contrec use A = 1024 at 28 px, 2048 otherwise (App. J.2.4);
-# LL-bpf pools to 4096 everywhere with beta 0.01 (decision 6; CIFAR-10 bio recipe: dropout
-# 0.05). CIFAR-100 sim / predsim / bpf batches are class-limited for the first 200 epochs.
-# feat has no recipe of its own: it trains with the pair's (DCL's) preset, as the paper does.
+# Nøkland & Eidnes' VGG8B recipes (Table 3 copies or reuses them; App. J.2.4, J.2.5): Adam, wd
+# 0, batch 128, gamma 0.25, output layer from zero; ReLU (pred, cont, contrec) or LeakyReLU
+# (sim, predsim, bpf); cont / contrec A = 1024 at 28 px, else 2048; bpf A 4096, beta 0.01
+# (CIFAR-10 dropout 0.05); CIFAR-100 sim / predsim / bpf class-limited for 200 epochs.
+# feat trains with the pair's (DCL's) preset, as the paper does. docs/baselines.md.
 _NE_DATA = {  # data: (lr, epochs, milestones, dropout, A of pred / predsim)
     "mnist": (5e-4, 100, (50, 75, 89, 94), 0.2, 1024),
     "fashion-mnist": (5e-4, 200, (100, 150, 175, 188), 0.1, 1024),
@@ -309,8 +305,7 @@ def find_preset(arch: str, data: str, method: str) -> str | None:
 
 
 #: the recipe values named by :func:`fallback_note`
-RECIPE_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "milestones", "gamma",
-                 "dropout")
+RECIPE_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "milestones", "gamma", "dropout")
 
 
 def fallback_note(arch: str, data: str, method: str, overrides: dict[str, Any] | None = None) -> str:
@@ -393,7 +388,8 @@ def validate_config(cfg: TrainConfig) -> None:
     if cfg.class_limited_epochs < 0 or cfg.class_limited_seeds < 1:
         raise DCLError(f"class_limited_epochs must be >= 0 and class_limited_seeds >= 1, got "
                        f"{cfg.class_limited_epochs} and {cfg.class_limited_seeds}")
-    for name, valid in (("optimizer", ("adamw", "adam", "sgd")), ("supcon_average", ("anchor", "pairs")), ("schedule", ("multistep", "cosine", "constant")),
+    for name, valid in (("optimizer", ("adamw", "adam", "sgd")), ("schedule", ("multistep", "cosine", "constant")),
+                        ("supcon_average", ("anchor", "pairs")),
                         ("similarity", ("dot", "cosine")), ("dict_init", ("normal", "orthogonal")),
                         ("adapter", ("pool", "project")), ("dict_update", ("sequential", "accumulate")),
                         ("dropout_kind", DROPOUT_KINDS), ("activation", ACTIVATIONS)):
