@@ -36,10 +36,9 @@ def tiny_net(arch: str, monkeypatch) -> tuple[nn.Module, tuple[int, int, int]]:
         monkeypatch.setattr(vgg, "VGG8B_CONVS", ((4, False), (8, True), (8, False), (16, True), (16, True), (16, True)))
         monkeypatch.setattr(vgg, "VGG8B_FC_WIDTH", 32)
         return build_model(TrainConfig(arch="vgg8b", dropout=0.1), (3, 16, 16), 10), (3, 16, 16)
-    if arch == "resnet32":
-        return build_model(TrainConfig(arch="resnet32"), (3, 8, 8), 10), (3, 8, 8)
-    if arch == "resnet32-w":  # ResNet-32-W's widths, one residual block per stage
-        return cifar_resnet((3, 8, 8), 10, widths=(64, 64, 128, 256), blocks_per_stage=1, name="resnet32-w"), (3, 8, 8)
+    if arch in ("resnet32", "resnet32-w"):  # their widths, one residual block per stage (5 in the paper's)
+        widths = (16, 16, 32, 64) if arch == "resnet32" else (64, 64, 128, 256)
+        return cifar_resnet((3, 8, 8), 10, widths=widths, blocks_per_stage=1, name=arch), (3, 8, 8)
     if arch == "vit":
         return vit((3, 8, 8), 10, dim=16, depth=2, heads=2, patch=4), (3, 8, 8)
     if arch == "mlp-mixer":
