@@ -304,13 +304,11 @@ def find_preset(arch: str, data: str, method: str) -> str | None:
     return next((n for n in preset_candidates(arch, data, method) if n in PRESETS), None)
 
 
-#: the recipe values named by :func:`fallback_note`
 RECIPE_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "milestones", "gamma", "dropout")
 
 
 def fallback_note(arch: str, data: str, method: str, overrides: dict[str, Any] | None = None) -> str:
-    """One line naming the defaults a run with no preset for its pair trains with (the recipe
-    fields the user did not set)."""
+    """One line: the defaults (the RECIPE_FIELDS the user did not set) a run without preset uses."""
     cfg, overrides = TrainConfig(), overrides or {}
     values = ", ".join(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
                        for k in RECIPE_FIELDS if k not in overrides for v in [getattr(cfg, k)])
@@ -329,6 +327,7 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
     overrides = {k: v for k, v in overrides.items() if v is not None}
     cfg = TrainConfig()
     values: dict[str, Any] = {}
+    note = None
     if preset is not None:
         values = dict(PRESETS.get(preset))
     else:
@@ -336,9 +335,8 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
         preset = find_preset(arch or cfg.arch, data or cfg.data, method)
         if preset is not None:
             values = dict(PRESETS.get(preset))
-        else:  # say so, in one line: these defaults were meant for FC on MNIST
-            warnings.warn(fallback_note(arch or cfg.arch, data or cfg.data, method, overrides), DCLNote,
-                          stacklevel=2)
+        else:  # said in one line below, once the names are known to be valid
+            note = fallback_note(arch or cfg.arch, data or cfg.data, method, overrides)
     if arch is not None:
         values["arch"] = arch
     if data is not None:
@@ -348,6 +346,8 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
     cfg = coerce_overrides(cfg, overrides)
     validate_config(cfg)
     check_names(cfg)
+    if note is not None:  # the defaults were meant for FC on MNIST
+        warnings.warn(note, DCLNote, stacklevel=2)
     return cfg
 
 
