@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import typing
+import warnings
 from dataclasses import dataclass, fields
 from typing import Any
 
 from .checks import describe_value, is_integer, is_real
 from .config_rules import ACTIVATIONS, DROPOUT_KINDS, RULES, check_field_use, check_values  # noqa: F401
-from .errors import DCLError
+from .errors import DCLError, DCLNote
 from .registry import Registry
 
 
@@ -33,7 +34,7 @@ class TrainConfig:
     epochs: int = 150
     batch_size: int = 512
     lr: float = 5e-4
-    optimizer: str = "adamw"           # adamw | sgd
+    optimizer: str = "adamw"           # adamw | adam (N&E's LL recipes) | sgd
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.999)
     momentum: float = 0.9              # sgd only
@@ -58,6 +59,19 @@ class TrainConfig:
     dict_norm_from: str | None = None  # ... or to the mean row norm of this checkpoint's dictionary (Fig. 4)
     adapter: str = "pool"              # pool (pool_l) | project (f_P^l, Table 5)
     dict_update: str = "sequential"    # sequential (authors: after each block) | accumulate
+    # --- local-learning baselines: feat, ll-* (paper Eq. 1, App. J.2.4-J.2.5; REFERENCE-LL) ---
+    aux_dim: int | None = None         # A: conv maps are average-pooled to A values (C*h*w = A) before an
+                                       # aux head (N&E: 1024 at 28 px, 2048 at 32 px; bpf 4096); None = global
+                                       # average pool to C (Table V heads); tokens are averaged, flat kept
+    proj_dim: int = 128                # ll-cont head output, ll-bpf label projection width
+    contrast_temperature: float = 0.07  # tau of the supervised contrastive loss (feat, ll-cont, ll-contrec)
+    supcon_average: str = "anchor"     # anchor (per-anchor mean, InfoPro / authors) | pairs (Eq. 1 as printed)
+    ll_beta: float | None = None       # predsim / bpf: (1-beta) L_pred + beta L_sim, head CE x (1-beta);
+                                       # None = 0.99 (ll-predsim), 0.01 (ll-bpf)
+    contrec_alpha: float = 1.0         # ll-contrec: alpha*beta_l L_contrast + alpha*(1-beta_l) L_rec, beta_l = l/(L-1)
+    zero_head: bool = False            # N&E: the output layer's weight starts at zero (their local mode)
+    class_limited_epochs: int = 0      # N&E CIFAR-100 sim/predsim: class-limited batches for this many epochs
+    class_limited_seeds: int = 20      # ... each batch starts from this many random samples, filled with their classes
     # --- data ---------------------------------------------------------------------------
     augment: bool = True               # the paper's train augmentation for this dataset
     val_split: int = 0                 # hold out this many training samples for validation
@@ -175,6 +189,51 @@ _preset("vit-cifar10", "ViT, CIFAR-10: the VGG8B CIFAR-10 recipe, AdamW lr 5e-4,
         "(App. J.2.3)", **_TOKENS, arch="vit", data="cifar10")
 _preset("mlp-mixer-cifar10", "MLP-Mixer, CIFAR-10: the VGG8B CIFAR-10 recipe, AdamW lr 5e-4, 400 ep, "
         "gamma 0.25 (App. J.2.3)", **_TOKENS, arch="mlp-mixer", data="cifar10")
+
+
+# --- local-learning baselines: the ll-* methods' own recipes (REFERENCE-LL §5-8) -----------
+# Nøkland & Eidnes' VGG8B recipes (Table 3 copies or reuses them; App. J.2.4, J.2.5): Adam, wd
+# 0, batch 128, gamma 0.25, output layer from zero; ReLU (pred, cont, contrec) or LeakyReLU
+# (sim, predsim, bpf); cont / contrec A = 1024 at 28 px, else 2048; bpf A 4096, beta 0.01
+# (CIFAR-10 dropout 0.05); CIFAR-100 sim / predsim / bpf class-limited for 200 epochs.
+# feat trains with the pair's (DCL's) preset, as the paper does. docs/baselines.md.
+_NE_DATA = {  # data: (lr, epochs, milestones, dropout, A of pred / predsim)
+    "mnist": (5e-4, 100, (50, 75, 89, 94), 0.2, 1024),
+    "fashion-mnist": (5e-4, 200, (100, 150, 175, 188), 0.1, 1024),
+    "cifar10": (5e-4, 400, (200, 300, 350, 375), 0.2, 2048),
+    "cifar100": (5e-4, 400, (200, 300, 350, 375), 0.05, 4096),
+    "svhn": (3e-4, 100, (50, 75, 89, 94), 0.3, 2048),
+    "stl10": (5e-4, 400, (200, 300, 350, 375), 0.1, 2048),
+}
+_NE = dict(arch="vgg8b", optimizer="adam", weight_decay=0.0, batch_size=128, gamma=0.25, zero_head=True)
+
+
+def _ll_presets() -> None:
+    """Register the N&E-recipe presets ``{method}-vgg8b-{data}`` of the ll-* methods, and
+    ``ll-cont-{arch}-cifar10`` for the Table V networks (DCL's recipe for each, InfoPro-style
+    heads: global average pool or token mean -> Linear(C, 128), so ``aux_dim=None``)."""
+    for data, (lr, epochs, milestones, dropout, a) in _NE_DATA.items():
+        a_cont = 1024 if data in ("mnist", "fashion-mnist") else 2048
+        limited = dict(class_limited_epochs=200) if data == "cifar100" else {}
+        bpf_dropout = dict(dropout=0.05) if data == "cifar10" else {}
+        for method, extra in (
+                ("ll-pred", dict(activation="relu", aux_dim=a)),
+                ("ll-sim", dict(activation="leaky_relu", **limited)),
+                ("ll-predsim", dict(activation="leaky_relu", aux_dim=a, ll_beta=0.99, **limited)),
+                ("ll-bpf", dict(activation="leaky_relu", aux_dim=4096, ll_beta=0.01, **limited, **bpf_dropout)),
+                ("ll-cont", dict(activation="relu", aux_dim=a_cont)),
+                ("ll-contrec", dict(activation="relu", aux_dim=a_cont, contrec_alpha=1.0))):
+            v = {**_NE, "data": data, "lr": lr, "epochs": epochs, "milestones": milestones, "dropout": dropout,
+                 **extra}
+            _preset(f"{method}-vgg8b-{data}",
+                    f"{method}, VGG8B, {data} (N&E recipe): Adam wd 0, lr {lr:g}, {epochs} ep, dropout "
+                    f"{v['dropout']:g}, {v['activation']}" + (f", A {v['aux_dim']}" if "aux_dim" in v else ""), **v)
+    for arch in ("resnet32", "resnet32-w", "vit", "mlp-mixer"):
+        _preset(f"ll-cont-{arch}-cifar10", f"ll-cont, {arch}, CIFAR-10 (Table V): the {arch}-cifar10 recipe, "
+                f"GAP / token mean -> Linear(C, 128) heads", **{**PRESETS.get(f"{arch}-cifar10"), "aux_dim": None})
+
+
+_ll_presets()
 
 
 # ---------------------------------------------------------------------------------------
@@ -320,6 +379,18 @@ def find_preset(arch: str, data: str, method: str) -> str | None:
     return next((n for n in preset_candidates(arch, data, method) if n in PRESETS), None)
 
 
+RECIPE_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "milestones", "gamma", "dropout")
+
+
+def fallback_note(arch: str, data: str, method: str, overrides: dict[str, Any] | None = None) -> str:
+    """One line: the defaults (the RECIPE_FIELDS the user did not set) a run without preset uses."""
+    cfg, overrides = TrainConfig(), overrides or {}
+    values = ", ".join(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+                       for k in RECIPE_FIELDS if k not in overrides for v in [getattr(cfg, k)])
+    return (f"no preset for {' or '.join(preset_candidates(arch, data, method))}: using the defaults "
+            f"(the FC-MNIST recipe) {values}; name one with --preset or set values with --set")
+
+
 def resolve_config(arch: str | None = None, data: str | None = None, preset: str | None = None,
                    **overrides: Any) -> TrainConfig:
     """Build the run config: defaults < preset < overrides.
@@ -331,6 +402,7 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
     overrides = {k: v for k, v in overrides.items() if v is not None}
     cfg = TrainConfig()
     values: dict[str, Any] = {}
+    note = None
     if preset is not None:
         values = dict(PRESETS.get(str(preset)))
     else:
@@ -338,6 +410,8 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
         preset = find_preset(str(arch or cfg.arch), str(data or cfg.data), method)
         if preset is not None:
             values = dict(PRESETS.get(preset))
+        else:  # said in one line below, once the names are known to be valid
+            note = fallback_note(arch or cfg.arch, data or cfg.data, method, overrides)
     if arch is not None:
         values["arch"] = arch
     if data is not None:
@@ -346,6 +420,8 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
     cfg = coerce_overrides(cfg, values)
     cfg = coerce_overrides(cfg, overrides)
     check_names(cfg)
+    if note is not None:  # the defaults were meant for FC on MNIST
+        warnings.warn(note, DCLNote, stacklevel=2)
     return cfg
 
 

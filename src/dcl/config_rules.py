@@ -126,7 +126,7 @@ def reals(count: int, lo: float, hi: float, hi_open: bool = False) -> Rule:
 ACTIVATIONS = ("relu", "leaky_relu", "tanh")
 #: how conv blocks drop units (``dropout_kind``)
 DROPOUT_KINDS = ("channel", "element")
-OPTIMIZERS = ("adamw", "sgd")
+OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("multistep", "cosine", "constant")
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d{1,3})?|mps"
 
@@ -163,6 +163,16 @@ RULES: dict[str, Rule] = {
     "dict_norm_from": optional(text("a checkpoint file or run folder")),
     "adapter": choice("pool", "project"),
     "dict_update": choice("sequential", "accumulate"),
+    # local-learning baselines (feat, ll-*)
+    "aux_dim": optional(integer(1, BIG)),
+    "proj_dim": integer(1, BIG),
+    "contrast_temperature": real(0, None, lo_open=True),
+    "supcon_average": choice("anchor", "pairs"),
+    "ll_beta": optional(real(0, 1)),
+    "contrec_alpha": real(0, None, lo_open=True),
+    "zero_head": flag,
+    "class_limited_epochs": integer(0, BIG),
+    "class_limited_seeds": integer(1, BIG),
     # data
     "augment": flag,
     "val_split": integer(0, BIG),
@@ -206,14 +216,30 @@ def check_values(cfg: Any) -> None:
 # ---------------------------------------------------------------------------------------
 DICTIONARY_FIELDS = ("dict_dim", "similarity", "temperature", "dict_init", "dict_norm", "dict_norm_from",
                      "adapter", "dict_update")
+#: the local-learning baselines' own fields, and which of them each reads
+LL_FIELDS = ("aux_dim", "proj_dim", "contrast_temperature", "supcon_average", "ll_beta", "contrec_alpha", "zero_head")
+LL_READS = {
+    "feat": ("contrast_temperature", "supcon_average"),
+    "ll-cont": ("aux_dim", "proj_dim", "contrast_temperature", "supcon_average"),
+    "ll-contrec": ("aux_dim", "proj_dim", "contrast_temperature", "supcon_average", "contrec_alpha"),
+    "ll-pred": ("aux_dim", "zero_head"),
+    "ll-sim": ("zero_head",),
+    "ll-predsim": ("aux_dim", "ll_beta", "zero_head"),
+    "ll-bpf": ("aux_dim", "proj_dim", "ll_beta", "zero_head"),
+}
 _FC_ONLY = ("width", "segments", "head_relu")
 _NOT_LAYERED = _FC_ONLY + ("channels", "activation", "dropout_kind")  # the larger networks
 
 #: (field, value) -> the fields that a run with that value never reads
 IGNORED_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("method", "bp"): DICTIONARY_FIELDS,
-    ("method", "dcl-ld"): ("dict_dim",),             # each dictionary has its block's width
+    ("method", "bp"): DICTIONARY_FIELDS + LL_FIELDS,
+    ("method", "dcl"): LL_FIELDS,
+    ("method", "dcl-s"): LL_FIELDS,
+    ("method", "dcl-o"): LL_FIELDS,
+    ("method", "dcl-ld"): ("dict_dim",) + LL_FIELDS,  # each dictionary has its block's width
+    **{("method", m): DICTIONARY_FIELDS + tuple(f for f in LL_FIELDS if f not in reads) for m, reads in LL_READS.items()},
     ("optimizer", "adamw"): ("momentum", "nesterov"),
+    ("optimizer", "adam"): ("momentum", "nesterov"),
     ("optimizer", "sgd"): ("betas",),
     ("schedule", "cosine"): ("milestones", "gamma"),
     ("schedule", "constant"): ("milestones", "gamma"),

@@ -11,6 +11,13 @@ class DCLError(Exception):
     """A user mistake: bad name, value, shape, file, or missing data."""
 
 
+class DCLNote(UserWarning):
+    """A one-line note for the user (e.g. which defaults a run without a preset falls back to).
+
+    The Python API issues it with ``warnings.warn``; the command line prints it as
+    ``dcl COMMAND: note: ...`` on stderr."""
+
+
 def choices_error(kind: str, value: object, valid: list[str] | tuple[str, ...]) -> DCLError:
     """Build the standard 'unknown X' error that names the bad value and the valid choices."""
     return DCLError(f"unknown {kind} {value!r}; valid choices: {', '.join(valid)}")

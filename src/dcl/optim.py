@@ -1,7 +1,7 @@
 """Optimizers, learning-rate schedules and mixed precision built from a :class:`~dcl.config.TrainConfig`.
 
 Paper App. J: AdamW (betas 0.9/0.999, weight decay 0.01) with MultiStepLR, stepped once per
-epoch; ResNet-32 (App. J.2.6): SGD, Nesterov momentum 0.9, weight decay 1e-4, cosine schedule.
+epoch; Nøkland & Eidnes' local-learning baselines: Adam (weight decay 0); ResNet-32 (App. J.2.6): SGD, Nesterov momentum 0.9, weight decay 1e-4, cosine schedule.
 
 Implementation choice (measured, docs/benchmarks.md): ``fused`` AdamW/SGD (one kernel over a
 whole parameter group) when every parameter sits on one CPU or CUDA device: on this 2-core CPU
@@ -32,6 +32,8 @@ def make_optimizer(params: Iterable[nn.Parameter] | list[dict], cfg) -> torch.op
     impl = optimizer_impl(params)
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay, **impl)
+    if cfg.optimizer == "adam":  # Nøkland & Eidnes' LL recipes (weight decay 0 in their presets)
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay, **impl)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                                weight_decay=cfg.weight_decay, **impl)

@@ -11,8 +11,9 @@ import importlib
 import os
 import pkgutil
 import sys
+import warnings
 
-from ..errors import DCLError
+from ..errors import DCLError, DCLNote
 
 
 class Parser(argparse.ArgumentParser):
@@ -40,7 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", DCLNote)
+            show = warnings.showwarning
+
+            def show_note(message, category, *rest, **kw):  # a DCLNote is one line on stderr
+                if issubclass(category, DCLNote):
+                    print(f"dcl {args.command}: note: {message}", file=sys.stderr)
+                else:
+                    show(message, category, *rest, **kw)
+
+            warnings.showwarning = show_note
+            return int(args.func(args) or 0)
     except DCLError as e:
         print(f"dcl {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .datasets import DatasetSpec, Split
+from .sampler import class_limited_order
 
 
 def random_crop(x: Tensor, padding: int, offsets: Tensor) -> Tensor:
@@ -72,13 +73,18 @@ class BatchLoader:
         limit_batches: stop after this many batches (quick runs).
         shard: ``(i, n)``: yield only part i of n of every batch (data-parallel replicas); a
             final training batch is kept only if every part gets 2 samples.
+        class_limited_epochs, class_limited_seeds: in the first ``class_limited_epochs`` epochs
+            the training order is :func:`~dcl.data.sampler.class_limited_order` (N&E's CIFAR-100
+            sim / predsim recipes), then plain shuffling.
     """
 
     def __init__(self, split: Split, spec: DatasetSpec, batch_size: int, *, train: bool, device="cpu",
                  augment: bool = True, seed: int = 0, limit_batches: int | None = None,
-                 channels_last: bool = False, shard: tuple[int, int] | None = None):
+                 channels_last: bool = False, shard: tuple[int, int] | None = None,
+                 class_limited_epochs: int = 0, class_limited_seeds: int = 20):
         self.split, self.spec = split, spec
         self.shard = shard
+        self.class_limited_epochs, self.class_limited_seeds = class_limited_epochs, class_limited_seeds
         self.batch_size = int(batch_size)
         self.train = train
         self.augment = augment and train
@@ -109,7 +115,12 @@ class BatchLoader:
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         n = len(self.split)
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        order = torch.randperm(n, generator=g) if self.train else None
+        if not self.train:
+            order = None
+        elif self.epoch < self.class_limited_epochs:
+            order = class_limited_order(self.split.labels, self.batch_size, self.class_limited_seeds, g)
+        else:
+            order = torch.randperm(n, generator=g)
         for bi in range(len(self)):
             lo, hi = bi * self.batch_size, min((bi + 1) * self.batch_size, n)
             draws = self._draw(hi - lo, g) if self.augment else None

@@ -56,6 +56,11 @@ class LocalMethod(Method):
         """Parameters whose gradients accumulate over all blocks and get one step per batch."""
         return []
 
+    def head_loss_weight(self) -> float:
+        """Factor on the head's cross-entropy before its backward (N&E's predsim: 1 - beta); the
+        reported ``loss`` stays the plain cross-entropy."""
+        return 1.0
+
     def block_loss(self, i: int, h: Tensor, y: Tensor) -> Tensor:
         """Block ``i``'s local loss on its feature ``h`` (the tensor at :attr:`feature_tap`,
         else the block output) and labels ``y (B,)``; a scalar whose graph ends in block ``i``."""
@@ -97,6 +102,7 @@ class LocalMethod(Method):
         with autocast(self.cfg, self.device):
             loss = F.cross_entropy(self.net.head(h), y)
         self.head_opt.zero_grad(set_to_none=True)
-        loss.backward()
+        weight = self.head_loss_weight()
+        (loss * weight if weight != 1.0 else loss).backward()
         self.optimizer_step(self.head_opt)
         return loss.detach()
