@@ -109,7 +109,7 @@ CLI: list[tuple[str, str, str]] = [
     ("val-split-too-big", TR + " --val-split 999999", "999999"),
     ("limit-zero", TR.replace("--limit-train-batches 2", "--limit-train-batches 0"), "got 0"),
     ("similarity", TR + " --set similarity=l2", "'l2'"),
-    ("optimizer", TR + " --set optimizer=adam", "'adam'"),
+    ("optimizer", TR + " --set optimizer=adamm", "'adamm'"),
     ("schedule", TR + " --set schedule=linear", "'linear'"),
     ("activation", TR + " --set activation=swish", "'swish'"),
     ("dropout-kind", "train --arch conv --data mnist --set dropout_kind=spatial", "'spatial'"),
