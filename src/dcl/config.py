@@ -60,6 +60,31 @@ class TrainConfig:
     dict_norm_from: str | None = None  # ... or to the mean row norm of this checkpoint's dictionary (Fig. 4)
     adapter: str = "pool"              # pool (pool_l) | project (f_P^l, Table 5)
     dict_update: str = "sequential"    # sequential (authors: after each block) | accumulate
+    # --- forward learning: FF, SymBa, PFF, CaFo, DRTP (REFERENCE-FL.md; docs/forward-learning.md) ---
+    ff_goodness: str = "sum"           # FF/SymBa goodness G of a layer: sum (sum_j h_j^2, loeweX) | mean (mean_j h_j^2, mpezeshki)
+    ff_threshold: float | None = None  # FF theta; None = the layer's unit count for sum (loeweX), 2.0 for mean (mpezeshki)
+    ff_norm: str = "rms"               # between FF layers: rms (h / RMS(h), Hinton) | none (the network's own, e.g. fc's LayerNorm)
+    ff_negatives: str = "random"       # wrong label of a negative: random (uniform, never the true one) | hard (from the neutral head)
+    ff_score_layers: str = "all"       # goodness inference sums: all layers | skip-first (Hinton: all but the first hidden layer)
+    symba_alpha: float = 4.0           # SymBa: L = softplus(-alpha * (G_pos - G_neg))
+    pff_steps: int = 12                # PFF: K iterative steps (and updates) per batch
+    pff_eval_steps: int = 7            # PFF inference: noise-free steps per label; energy averaged over the last 2
+    pff_leak: float = 0.3              # PFF: z = (1 - leak) * phi(a) + leak * z'
+    pff_threshold: float = 10.0        # PFF: logit = theta - sum_j z_j^2 (low energy = positive)
+    pff_label_scale: float = 5.0       # PFF: y_s = scale * one-hot
+    pff_noise: float = 0.01            # PFF: std of the state noise epsilon in training
+    pff_group: int = 10                # PFF: lateral competition within groups of this many units
+    pff_clip: float = 1.0              # PFF: element-wise gradient clipping to [-clip, clip] at every step
+    pff_generative: bool = True        # PFF: build and train the generative circuit (does not affect classification)
+    pff_latent: int = 20               # PFF generative circuit: latent z_g size
+    pff_latent_lr: float = 0.025       # PFF generative circuit: step size of z_g's gradient step
+    pff_gen_noise: float = 0.025       # PFF generative circuit: std of epsilon' added to the states it reads
+    cafo_solver: str = "ce"            # CaFo predictors: ce (full-batch gradient descent) | mse (closed form)
+    cafo_steps: int = 5000             # CaFo ce: full-batch gradient steps per epoch (lr = lr, ridge = weight_decay)
+    cafo_bn_stats: str = "train"       # CaFo BatchNorm statistics: train (training set) | batch (each batch's own, the repo's test-set statistics)
+    drtp_activation: str = "tanh"      # drtp-fc / drtp-conv hidden activation: tanh | relu | leaky_relu
+    drtp_loss: str = "bce"             # DRTP output layer: bce (sigmoid + binary cross-entropy) | ce (softmax cross-entropy)
+    drtp_freeze_conv: bool = False     # drtp-conv: conv layers stay at their random init (frozen random)
     # --- data ---------------------------------------------------------------------------
     augment: bool = True               # the paper's train augmentation for this dataset
     val_split: int = 0                 # hold out this many training samples for validation
@@ -160,6 +185,54 @@ _preset("vit-cifar10", "ViT, CIFAR-10: the VGG8B CIFAR-10 recipe, AdamW lr 5e-4,
 _preset("mlp-mixer-cifar10", "MLP-Mixer, CIFAR-10: the VGG8B CIFAR-10 recipe, AdamW lr 5e-4, 400 ep, "
         "gamma 0.25 (App. J.2.3)", **_TOKENS, arch="mlp-mixer", data="cifar10")
 
+
+# --- forward-learning baselines (paper Tables 1-2; REFERENCE-FL.md; docs/forward-learning.md) ---
+# Each is the method's own recipe, found as "{method}-{arch}-{data}". FF and SymBa run on the
+# paper's FC net (Table VI) with DCL's FC schedule (the paper trains its FC models so); the
+# others on their own networks with their authors' settings. DRTP on fc / conv uses the pair's
+# recipe (fc-mnist, ...): no "drtp-fc-*" preset, which would also read as arch "drtp-fc".
+_FF_FC = {"mnist": _FC | dict(epochs=150, lr=5e-4, milestones=(50, 100, 125), width=1024),
+          "cifar10": _FC | dict(epochs=400, lr=2e-4, milestones=(50, 150, 200, 350), width=3072),
+          "cifar100": _FC | dict(epochs=200, lr=1e-4, milestones=(50, 100, 150), width=3072)}
+for _m, _what in (("ff", "Forward-Forward (theta = layer width)"), ("symba", "SymBa (alpha 4)")):
+    for _d, _v in _FF_FC.items():
+        _preset(f"{_m}-fc-{_d}", f"{_what} on the FC net, {_d}: the FC {_d} schedule, RMS normalisation, "
+                f"goodness + neutral-label head", **_v, data=_d)
+# PFF (Ororbia & Mali 2023): n = 2000, K = 12, Adam lr 2.5e-4 with clipping +-1, batch 500 (+500
+# negatives), 60 epochs (the authors keep the best dev model). Adam = AdamW with weight_decay 0.
+_PFF = dict(arch="pff", batch_size=500, epochs=60, optimizer="adamw", lr=2.5e-4, weight_decay=0.0,
+            schedule="constant", width=2000, augment=False)
+for _d in ("mnist", "fashion-mnist", "kmnist", "cifar10", "cifar100"):
+    _preset(f"pff-pff-{_d}", f"PFF on its 2x2000 circuit, {_d}: K=12, Adam 2.5e-4, clip 1, batch 500, 60 ep",
+            **_PFF, data=_d)
+# CaFo (Zhao et al. 2023): frozen random blocks 32/128/512; each bias-free predictor from
+# all-ones by 5000 full-batch gradient steps of lr 0.01 on the training set's features (CE).
+# One epoch = one pass that collects the training set, then the predictors' fit.
+_CAFO = dict(arch="cafo", epochs=1, batch_size=1000, optimizer="sgd", lr=0.01, momentum=0.0, nesterov=False,
+             weight_decay=0.0, schedule="constant", channels=(32, 128, 512), augment=False,
+             cafo_solver="ce", cafo_steps=5000)
+for _d in ("mnist", "fashion-mnist", "cifar10", "cifar100"):
+    _preset(f"cafo-cafo-{_d}", f"CaFo on 3 frozen random conv blocks, {_d}: CE predictors, 5000 full-batch "
+            f"steps of lr 0.01", **_CAFO, data=_d)
+# DRTP (Frenkel et al. 2021), repo defaults: tanh, sigmoid + BCE output, SGD Nesterov 0.9, lr
+# 1e-4, batch 100, 100 epochs. CIFAR conv: the repo's CIFAR-10 example (frozen conv, dropout
+# 0.05, CE output, lr 5e-4, 200 epochs) with FC 1000 (decision 1); ...-fc2000 is the example as
+# written (DCL's replicated CIFAR-100 row).
+_DRTP = dict(batch_size=100, epochs=100, optimizer="sgd", lr=1e-4, momentum=0.9, nesterov=True, weight_decay=0.0,
+             schedule="constant", width=1000, dropout=0.0, augment=False, drtp_activation="tanh", drtp_loss="bce")
+_DRTP_CIFAR_CONV = _DRTP | dict(epochs=200, lr=5e-4, dropout=0.05, drtp_loss="ce", drtp_freeze_conv=True,
+                                augment=True)
+for _d in ("mnist", "fashion-mnist", "cifar10", "cifar100"):
+    _preset(f"drtp-drtp-fc-{_d}", f"DRTP, {_d}: FC in-1000-1000-Z tanh, BCE output, SGD Nesterov lr 1e-4, "
+            f"batch 100, 100 ep", **_DRTP, arch="drtp-fc", data=_d)
+for _d in ("mnist", "fashion-mnist"):
+    _preset(f"drtp-drtp-conv-{_d}", f"DRTP, {_d}: conv 32 5x5 + FC 1000 + Z, tanh, BCE output, SGD Nesterov "
+            f"lr 1e-4, batch 100, 100 ep", **_DRTP, arch="drtp-conv", data=_d)
+for _d in ("cifar10", "cifar100"):
+    _preset(f"drtp-drtp-conv-{_d}", f"DRTP, {_d}: frozen conv 64, 256 + FC 1000 + Z, dropout 0.05, CE output, "
+            f"lr 5e-4, 200 ep", **_DRTP_CIFAR_CONV, arch="drtp-conv", data=_d)
+_preset("drtp-drtp-conv-cifar100-fc2000", "DRTP, CIFAR-100: the repo's CIFAR example as written (FC 2000), "
+        "DCL's replicated row", **_DRTP_CIFAR_CONV | dict(width=2000), arch="drtp-conv", data="cifar100")
 
 # ---------------------------------------------------------------------------------------
 # Resolving a configuration
@@ -312,5 +385,20 @@ def validate_config(cfg: TrainConfig) -> None:
                         ("dropout_kind", DROPOUT_KINDS), ("activation", ACTIVATIONS)):
         if getattr(cfg, name) not in valid:
             raise DCLError(f"unknown {name} {getattr(cfg, name)!r}; valid choices: {', '.join(valid)}")
+    for name, valid in (("ff_goodness", ("sum", "mean")), ("ff_norm", ("rms", "none")),
+                        ("ff_negatives", ("random", "hard")), ("ff_score_layers", ("all", "skip-first")),
+                        ("cafo_solver", ("ce", "mse")), ("cafo_bn_stats", ("train", "batch")),
+                        ("drtp_activation", ACTIVATIONS), ("drtp_loss", ("bce", "ce"))):
+        if getattr(cfg, name) not in valid:
+            raise DCLError(f"unknown {name} {getattr(cfg, name)!r}; valid choices: {', '.join(valid)}")
+    for name in ("symba_alpha", "pff_steps", "pff_group", "pff_latent", "pff_clip", "ff_threshold"):
+        positive(name)
+    if cfg.pff_eval_steps < 2:
+        raise DCLError(f"pff_eval_steps must be >= 2 (the energy is averaged over the last 2), got {cfg.pff_eval_steps}")
+    if not 0.0 <= cfg.pff_leak < 1.0:
+        raise DCLError(f"pff_leak must be in [0, 1), got {cfg.pff_leak}")
+    for name in ("cafo_steps", "pff_noise", "pff_gen_noise", "pff_latent_lr", "pff_label_scale"):
+        if getattr(cfg, name) < 0:
+            raise DCLError(f"{name} must be >= 0, got {getattr(cfg, name)}")
     if not cfg.device.startswith(("cpu", "cuda", "mps")):
         raise DCLError(f"unknown device {cfg.device!r}; valid choices: cpu, cuda, cuda:N, mps")

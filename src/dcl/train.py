@@ -177,10 +177,10 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, progress: bool = Fa
             samples += y.shape[0]
             if progress and steps % 10 == 0:
                 bar.set_postfix(loss=f"{float(loss_sum) / steps:.4f}")
+        fitted = method.epoch_end() or {}  # a method that fits at the epoch's end (CaFo) reports its losses
         if run.device.type == "cuda":
             torch.cuda.synchronize(run.device)
         train_seconds = time.perf_counter() - t0
-        method.epoch_end()
         ev = evaluate_run(run, "test")
         record = {
             "epoch": epoch + 1,
@@ -191,6 +191,7 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, progress: bool = Fa
             "train_seconds": train_seconds,
             "samples_per_second": samples / train_seconds if train_seconds > 0 else 0.0,
         }
+        record.update({k: fitted[k] for k in ("train_loss", "block_losses") if k in fitted})
         if run.dataset.val is not None:
             val = evaluate_run(run, "val")
             record["val_error"] = val["test_error"]
