@@ -4,11 +4,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dcl import resolve_config, train
+from dcl import resolve_config
 from dcl.errors import DCLError
 from dcl.methods import build_method
 from dcl.models import build_model
-from dcl.train import build_run
+from dcl.train import build_run, fit
 
 from conftest import small_dataset
 
@@ -104,8 +104,12 @@ def test_prediction_is_the_sum_of_the_predictors_softmaxes(data):
 
 
 def test_cafo_learns_on_real_mnist_and_needs_its_own_net(mnist):
-    s = train(tiny(cafo_solver="mse", channels=(4, 8, 16)), dataset=small_dataset(mnist, 2000, 500))
+    run = build_run(tiny(cafo_solver="mse", channels=(4, 8, 16)), dataset=small_dataset(mnist, 2000, 500))
+    s = fit(run, None)
     assert s["test_error"] < 20.0 and len(s["layer_test_errors"]) == 3, s["test_error"]
+    record = run.history[0]                    # the engine reports the fit's losses (Method.epoch_end)
+    assert len(record["block_losses"]) == 3 and record["train_loss"] == pytest.approx(
+        sum(record["block_losses"]) / 3) and record["train_loss"] > 0
     cfg = resolve_config(arch="conv", data="mnist", method="cafo", channels=(4, 8))
     with pytest.raises(DCLError, match="--arch cafo"):
         build_method(build_model(cfg, (1, 28, 28), 10), cfg)

@@ -61,15 +61,17 @@ class PFF(Method):
         z2 = torch.relu(unit_norm(z1) @ l2.W + l2.b)
         return z1, z2
 
-    def step(self, x_in: Tensor, ys: Tensor, z1p: Tensor, z2p: Tensor, noise: float) -> tuple[Tensor, Tensor]:
+    def step(self, x_in: Tensor, ys: Tensor, z1p: Tensor, z2p: Tensor, noise: float,
+             drive: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """One step of both layers from the previous states ``z1p, z2p (B, n)`` (read as sg);
-        ``x_in = ν(x)``, ``ys (B, Z)`` the scaled label. Returns the new states (with graphs)."""
+        ``x_in = ν(x)``, ``ys (B, Z)`` the scaled label; ``drive``: ν(x) W1 if already known
+        (inference, where W1 does not change). Returns the new states (with graphs)."""
         l1, l2 = self.net.blocks
         z1p, z2p = z1p.detach(), z2p.detach()
         eps1 = torch.randn_like(z1p) * noise if noise > 0 else None
         eps2 = torch.randn_like(z2p) * noise if noise > 0 else None
         leak = self.cfg.pff_leak
-        a1 = l1.pre_activation(x_in, unit_norm(z2p), z1p, eps1)
+        a1 = l1.pre_activation(x_in, unit_norm(z2p), z1p, eps1, drive)
         a2 = l2.pre_activation(unit_norm(z1p), ys, z2p, eps2)
         z1 = (1 - leak) * relu_pass_through(a1) + leak * z1p
         z2 = (1 - leak) * relu_pass_through(a2) + leak * z2p
@@ -134,16 +136,17 @@ class PFF(Method):
         x_in = unit_norm(self.net.pixels(x))
         b = x_in.shape[0]
         z1f, z2f = self.initial_states(x_in)
+        drive = x_in @ self.net.blocks[0].W                       # ν(x) W1: the same for every label and step
         e1, e2 = x_in.new_zeros(b, z), x_in.new_zeros(b, z)
         chunk = max(1, INFERENCE_ROWS // max(b, 1))
         for c0 in range(0, z, chunk):
             labels = torch.arange(c0, min(z, c0 + chunk), device=x.device)
             m = labels.numel()
             ys = cfg.pff_label_scale * one_hot(labels.repeat_interleave(b), z, x_in.dtype)
-            xi, z1, z2 = x_in.repeat(m, 1), z1f.repeat(m, 1), z2f.repeat(m, 1)
+            dr, z1, z2 = drive.repeat(m, 1), z1f.repeat(m, 1), z2f.repeat(m, 1)
             acc1, acc2 = torch.zeros_like(z1[:, 0]), torch.zeros_like(z2[:, 0])
             for t in range(cfg.pff_eval_steps):
-                z1, z2 = self.step(xi, ys, z1, z2, 0.0)
+                z1, z2 = self.step(None, ys, z1, z2, 0.0, drive=dr)
                 if t >= cfg.pff_eval_steps - 2:
                     acc1 += z1.square().sum(dim=1) / 2
                     acc2 += z2.square().sum(dim=1) / 2

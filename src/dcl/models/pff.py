@@ -98,9 +98,11 @@ class PFFLayer(nn.Module):
         lam = torch.relu(blocks) * (1 - 2 * eye)  # inhibition off the diagonal, self-excitation on it
         return torch.einsum("bki,kij->bkj", z.view(-1, k, g), lam).reshape(z.shape)
 
-    def pre_activation(self, bottom: Tensor, top: Tensor, z_prev: Tensor, noise: Tensor | None = None) -> Tensor:
-        """a = bottom W + top V + b [+ noise] - z' Λ; ``bottom`` and ``top`` already normalised."""
-        a = bottom @ self.W + top @ self.V + self.b - self.lateral(z_prev)
+    def pre_activation(self, bottom: Tensor | None, top: Tensor, z_prev: Tensor, noise: Tensor | None = None,
+                       drive: Tensor | None = None) -> Tensor:
+        """a = bottom W + top V + b [+ noise] - z' Λ; ``bottom`` and ``top`` already normalised;
+        ``drive``: ``bottom @ W`` when it is already known (then ``bottom`` is not read)."""
+        a = (bottom @ self.W if drive is None else drive) + top @ self.V + self.b - self.lateral(z_prev)
         return a if noise is None else a + noise
 
     def extra_repr(self) -> str:
