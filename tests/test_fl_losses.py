@@ -64,7 +64,7 @@ def test_drtp_loss_gradient_is_the_projected_target():
     assert projected.tolist() == [[0.0, 3.0, -1.0], [1.0, -2.0, 0.5]]
     h = torch.tensor([[0.1, 0.2, 0.3], [0.4, 0.5, 0.8]], requires_grad=True)
     loss = drtp_loss(h, projected)
-    assert float(loss) == pytest.approx((0.6 - 0.3) + (0.4 - 1.0 + 0.4), abs=1e-6)  # summed over the batch: 0.1
+    assert float(loss.detach()) == pytest.approx((0.6 - 0.3) + (0.4 - 1.0 + 0.4), abs=1e-6)  # summed over the batch: 0.1
     loss.backward()
     assert torch.equal(h.grad, projected)
 
