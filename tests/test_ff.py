@@ -77,10 +77,13 @@ def test_layer_losses_are_ff_and_symba_on_the_goodness():
     g = goodness(h)
     ff = built("ff", ff_goodness="sum")
     assert torch.allclose(ff.block_loss(0, h, y), ff_loss(g[:4], g[4:8], 5.0))      # theta = 5 units
+    mean = goodness(h, "mean")
+    ff_mean = built("ff")                                                            # default: mean, theta 2
+    assert torch.allclose(ff_mean.block_loss(0, h, y), ff_loss(mean[:4], mean[4:8], 2.0))
     ff_t = built("ff", ff_threshold=2.5)
-    assert torch.allclose(ff_t.block_loss(0, h, y), ff_loss(g[:4], g[4:8], 2.5))
+    assert torch.allclose(ff_t.block_loss(0, h, y), ff_loss(mean[:4], mean[4:8], 2.5))
     sym = built("symba")
-    assert torch.allclose(sym.block_loss(0, h, y), symba_loss(g[:4], g[4:8], 4.0))
+    assert torch.allclose(sym.block_loss(0, h, y), symba_loss(mean[:4], mean[4:8], 4.0))
 
 
 @pytest.mark.parametrize("arch", ["fc", "conv"])
@@ -125,8 +128,9 @@ def test_goodness_inference_enumerates_every_label(arch):
             total = torch.zeros(5)
             for i in range(2):
                 h, a = net.block_forward(i, rms_normalize(h), "act")
-                assert torch.allclose(out.blocks[i][:, c], goodness(a), rtol=1e-5)
-                total += goodness(a)
+                g = goodness(a, m.cfg.ff_goodness)
+                assert torch.allclose(out.blocks[i][:, c], g, rtol=1e-5)
+                total += g
             assert torch.allclose(out.extra["goodness"][:, c], total, rtol=1e-5)
     skip = built("ff", arch, ff_score_layers="skip-first")
     skip.net.eval()
