@@ -128,6 +128,10 @@ CLI: list[tuple[str, str, str]] = [
     ("milestones-cosine", TR + " --set schedule=cosine --set milestones=5,10", "milestones=5,10"),
     ("width-conv", "train --arch conv --data mnist --data-dir {data} --set width=64", "width=64"),
     ("channels-fc", TR + " --set channels=8,16", "channels=8,16"),
+    ("ff-threshold-dcl", TR + " --set ff_threshold=3", "only method ff, symba read it"),
+    ("aux-dim-ll-sim", TR + " --method ll-sim --set aux_dim=64", "aux_dim=64"),
+    ("drtp-activation-fc", TR + " --method drtp --set drtp_activation=relu", "only arch drtp-fc, drtp-conv"),
+    ("temperature-feat", TR + " --method feat --set temperature=0.5", "temperature=0.5"),
     # --- a loss that stops being a number: stopped, named by epoch, step and block
     ("nan-dict-norm", TR + " --method dcl-s --dict-norm 1e38 --out {tmp}/run", "epoch 1, step 1 (block 1)"),
     ("nan-temperature", TR + " --set temperature=1e-38 --out {tmp}/run", "epoch 1, step 1"),

@@ -72,6 +72,31 @@ class TrainConfig:
     zero_head: bool = False            # N&E: the output layer's weight starts at zero (their local mode)
     class_limited_epochs: int = 0      # N&E CIFAR-100 sim/predsim: class-limited batches for this many epochs
     class_limited_seeds: int = 20      # ... each batch starts from this many random samples, filled with their classes
+    # --- forward learning: FF, SymBa, PFF, CaFo, DRTP (REFERENCE-FL.md; docs/forward-learning.md) ---
+    ff_goodness: str = "mean"          # FF/SymBa goodness G of a layer: mean (mean_j h_j^2, mpezeshki) | sum (sum_j h_j^2, loeweX)
+    ff_threshold: float | None = None  # FF theta; None = the layer's unit count for sum (loeweX), 2.0 for mean (mpezeshki)
+    ff_norm: str = "rms"               # between FF layers: rms (h / RMS(h), Hinton) | none (the network's own, e.g. fc's LayerNorm)
+    ff_negatives: str = "random"       # wrong label of a negative: random (uniform, never the true one) | hard (from the neutral head)
+    ff_score_layers: str = "all"       # goodness inference sums: all layers | skip-first (Hinton: all but the first hidden layer)
+    symba_alpha: float = 4.0           # SymBa: L = softplus(-alpha * (G_pos - G_neg))
+    pff_steps: int = 12                # PFF: K iterative steps (and updates) per batch
+    pff_eval_steps: int = 7            # PFF inference: noise-free steps per label; energy averaged over the last 2
+    pff_leak: float = 0.3              # PFF: z = (1 - leak) * phi(a) + leak * z'
+    pff_threshold: float = 10.0        # PFF: logit = theta - sum_j z_j^2 (low energy = positive)
+    pff_label_scale: float = 5.0       # PFF: y_s = scale * one-hot
+    pff_noise: float = 0.01            # PFF: std of the state noise epsilon in training
+    pff_group: int = 10                # PFF: lateral competition within groups of this many units
+    pff_clip: float = 1.0              # PFF: element-wise gradient clipping to [-clip, clip] at every step
+    pff_generative: bool = True        # PFF: build and train the generative circuit (does not affect classification)
+    pff_latent: int = 20               # PFF generative circuit: latent z_g size
+    pff_latent_lr: float = 0.025       # PFF generative circuit: step size of z_g's gradient step
+    pff_gen_noise: float = 0.025       # PFF generative circuit: std of epsilon' added to the states it reads
+    cafo_solver: str = "ce"            # CaFo predictors: ce (full-batch gradient descent) | mse (closed form)
+    cafo_steps: int = 5000             # CaFo ce: full-batch gradient steps per epoch (lr = lr, ridge = weight_decay)
+    cafo_bn_stats: str = "train"       # CaFo BatchNorm statistics: train (training set) | batch (each batch's own, the repo's test-set statistics)
+    drtp_activation: str = "tanh"      # drtp-fc / drtp-conv hidden activation: tanh | relu | leaky_relu
+    drtp_loss: str = "bce"             # DRTP output layer: bce (sigmoid + binary cross-entropy) | ce (softmax cross-entropy)
+    drtp_freeze_conv: bool = False     # drtp-conv: conv layers stay at their random init (frozen random)
     # --- data ---------------------------------------------------------------------------
     augment: bool = True               # the paper's train augmentation for this dataset
     val_split: int = 0                 # hold out this many training samples for validation
@@ -190,50 +215,6 @@ _preset("vit-cifar10", "ViT, CIFAR-10: the VGG8B CIFAR-10 recipe, AdamW lr 5e-4,
 _preset("mlp-mixer-cifar10", "MLP-Mixer, CIFAR-10: the VGG8B CIFAR-10 recipe, AdamW lr 5e-4, 400 ep, "
         "gamma 0.25 (App. J.2.3)", **_TOKENS, arch="mlp-mixer", data="cifar10")
 
-
-# --- local-learning baselines: the ll-* methods' own recipes (REFERENCE-LL §5-8) -----------
-# Nøkland & Eidnes' VGG8B recipes (Table 3 copies or reuses them; App. J.2.4, J.2.5): Adam, wd
-# 0, batch 128, gamma 0.25, output layer from zero; ReLU (pred, cont, contrec) or LeakyReLU
-# (sim, predsim, bpf); cont / contrec A = 1024 at 28 px, else 2048; bpf A 4096, beta 0.01
-# (CIFAR-10 dropout 0.05); CIFAR-100 sim / predsim / bpf class-limited for 200 epochs.
-# feat trains with the pair's (DCL's) preset, as the paper does. docs/baselines.md.
-_NE_DATA = {  # data: (lr, epochs, milestones, dropout, A of pred / predsim)
-    "mnist": (5e-4, 100, (50, 75, 89, 94), 0.2, 1024),
-    "fashion-mnist": (5e-4, 200, (100, 150, 175, 188), 0.1, 1024),
-    "cifar10": (5e-4, 400, (200, 300, 350, 375), 0.2, 2048),
-    "cifar100": (5e-4, 400, (200, 300, 350, 375), 0.05, 4096),
-    "svhn": (3e-4, 100, (50, 75, 89, 94), 0.3, 2048),
-    "stl10": (5e-4, 400, (200, 300, 350, 375), 0.1, 2048),
-}
-_NE = dict(arch="vgg8b", optimizer="adam", weight_decay=0.0, batch_size=128, gamma=0.25, zero_head=True)
-
-
-def _ll_presets() -> None:
-    """Register the N&E-recipe presets ``{method}-vgg8b-{data}`` of the ll-* methods, and
-    ``ll-cont-{arch}-cifar10`` for the Table V networks (DCL's recipe for each, InfoPro-style
-    heads: global average pool or token mean -> Linear(C, 128), so ``aux_dim=None``)."""
-    for data, (lr, epochs, milestones, dropout, a) in _NE_DATA.items():
-        a_cont = 1024 if data in ("mnist", "fashion-mnist") else 2048
-        limited = dict(class_limited_epochs=200) if data == "cifar100" else {}
-        bpf_dropout = dict(dropout=0.05) if data == "cifar10" else {}
-        for method, extra in (
-                ("ll-pred", dict(activation="relu", aux_dim=a)),
-                ("ll-sim", dict(activation="leaky_relu", **limited)),
-                ("ll-predsim", dict(activation="leaky_relu", aux_dim=a, ll_beta=0.99, **limited)),
-                ("ll-bpf", dict(activation="leaky_relu", aux_dim=4096, ll_beta=0.01, **limited, **bpf_dropout)),
-                ("ll-cont", dict(activation="relu", aux_dim=a_cont)),
-                ("ll-contrec", dict(activation="relu", aux_dim=a_cont, contrec_alpha=1.0))):
-            v = {**_NE, "data": data, "lr": lr, "epochs": epochs, "milestones": milestones, "dropout": dropout,
-                 **extra}
-            _preset(f"{method}-vgg8b-{data}",
-                    f"{method}, VGG8B, {data} (N&E recipe): Adam wd 0, lr {lr:g}, {epochs} ep, dropout "
-                    f"{v['dropout']:g}, {v['activation']}" + (f", A {v['aux_dim']}" if "aux_dim" in v else ""), **v)
-    for arch in ("resnet32", "resnet32-w", "vit", "mlp-mixer"):
-        _preset(f"ll-cont-{arch}-cifar10", f"ll-cont, {arch}, CIFAR-10 (Table V): the {arch}-cifar10 recipe, "
-                f"GAP / token mean -> Linear(C, 128) heads", **{**PRESETS.get(f"{arch}-cifar10"), "aux_dim": None})
-
-
-_ll_presets()
 
 
 # ---------------------------------------------------------------------------------------
@@ -457,3 +438,5 @@ def check_fields_used(cfg: TrainConfig, custom_net: bool = False) -> None:
     never reads (:data:`dcl.config_rules.IGNORED_FIELDS`)."""
     check_field_use(cfg, explicit_fields(cfg), custom_net)
 
+
+from . import baseline_presets  # noqa: E402,F401  (registers the baselines' own recipes)

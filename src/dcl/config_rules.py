@@ -171,6 +171,31 @@ RULES: dict[str, Rule] = {
     "ll_beta": optional(real(0, 1)),
     "contrec_alpha": real(0, None, lo_open=True),
     "zero_head": flag,
+    # forward-learning baselines (ff, symba, pff, cafo, drtp)
+    "ff_goodness": choice("mean", "sum"),
+    "ff_threshold": optional(real(0, None, lo_open=True)),
+    "ff_norm": choice("rms", "none"),
+    "ff_negatives": choice("random", "hard"),
+    "ff_score_layers": choice("all", "skip-first"),
+    "symba_alpha": real(0, None, lo_open=True),
+    "pff_steps": integer(1, BIG),
+    "pff_eval_steps": integer(2, BIG),
+    "pff_leak": real(0, 1, hi_open=True),
+    "pff_threshold": real(),
+    "pff_label_scale": real(0, None),
+    "pff_noise": real(0, None),
+    "pff_group": integer(1, BIG),
+    "pff_clip": real(0, None, lo_open=True),
+    "pff_generative": flag,
+    "pff_latent": integer(1, BIG),
+    "pff_latent_lr": real(0, None),
+    "pff_gen_noise": real(0, None),
+    "cafo_solver": choice("ce", "mse"),
+    "cafo_steps": integer(0, BIG),
+    "cafo_bn_stats": choice("train", "batch"),
+    "drtp_activation": choice(*ACTIVATIONS),
+    "drtp_loss": choice("bce", "ce"),
+    "drtp_freeze_conv": flag,
     "class_limited_epochs": integer(0, BIG),
     "class_limited_seeds": integer(1, BIG),
     # data
@@ -216,28 +241,15 @@ def check_values(cfg: Any) -> None:
 # ---------------------------------------------------------------------------------------
 DICTIONARY_FIELDS = ("dict_dim", "similarity", "temperature", "dict_init", "dict_norm", "dict_norm_from",
                      "adapter", "dict_update")
-#: the local-learning baselines' own fields, and which of them each reads
-LL_FIELDS = ("aux_dim", "proj_dim", "contrast_temperature", "supcon_average", "ll_beta", "contrec_alpha", "zero_head")
-LL_READS = {
-    "feat": ("contrast_temperature", "supcon_average"),
-    "ll-cont": ("aux_dim", "proj_dim", "contrast_temperature", "supcon_average"),
-    "ll-contrec": ("aux_dim", "proj_dim", "contrast_temperature", "supcon_average", "contrec_alpha"),
-    "ll-pred": ("aux_dim", "zero_head"),
-    "ll-sim": ("zero_head",),
-    "ll-predsim": ("aux_dim", "ll_beta", "zero_head"),
-    "ll-bpf": ("aux_dim", "proj_dim", "ll_beta", "zero_head"),
-}
 _FC_ONLY = ("width", "segments", "head_relu")
 _NOT_LAYERED = _FC_ONLY + ("channels", "activation", "dropout_kind")  # the larger networks
 
 #: (field, value) -> the fields that a run with that value never reads
 IGNORED_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("method", "bp"): DICTIONARY_FIELDS + LL_FIELDS,
-    ("method", "dcl"): LL_FIELDS,
-    ("method", "dcl-s"): LL_FIELDS,
-    ("method", "dcl-o"): LL_FIELDS,
-    ("method", "dcl-ld"): ("dict_dim",) + LL_FIELDS,  # each dictionary has its block's width
-    **{("method", m): DICTIONARY_FIELDS + tuple(f for f in LL_FIELDS if f not in reads) for m, reads in LL_READS.items()},
+    ("method", "bp"): DICTIONARY_FIELDS,
+    ("method", "dcl-ld"): ("dict_dim",),             # each dictionary has its block's width
+    **{("method", m): DICTIONARY_FIELDS for m in ("feat", "ll-cont", "ll-contrec", "ll-pred", "ll-sim", "ll-predsim",
+                                                  "ll-bpf", "ff", "symba", "pff", "cafo", "drtp")},
     ("optimizer", "adamw"): ("momentum", "nesterov"),
     ("optimizer", "adam"): ("momentum", "nesterov"),
     ("optimizer", "sgd"): ("betas",),
@@ -253,6 +265,36 @@ IGNORED_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+#: the baselines' own fields -> the methods (or networks) that read them; any other built-in
+#: method or network never does. A method or network not in BUILT_IN is the user's: it may.
+_SUPCON = ("feat", "ll-cont", "ll-contrec")
+FIELD_READERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "contrast_temperature": ("method", _SUPCON), "supcon_average": ("method", _SUPCON),
+    "aux_dim": ("method", ("ll-cont", "ll-contrec", "ll-pred", "ll-predsim", "ll-bpf")),
+    "proj_dim": ("method", ("ll-cont", "ll-contrec", "ll-bpf")),
+    "contrec_alpha": ("method", ("ll-contrec",)),
+    "ll_beta": ("method", ("ll-predsim", "ll-bpf")),
+    "zero_head": ("method", ("ll-pred", "ll-sim", "ll-predsim", "ll-bpf")),
+    **{f: ("method", ("ff", "symba")) for f in ("ff_goodness", "ff_threshold", "ff_norm", "ff_negatives",
+                                                "ff_score_layers")},
+    "symba_alpha": ("method", ("symba",)),
+    **{f: ("method", ("pff",)) for f in ("pff_steps", "pff_eval_steps", "pff_leak", "pff_threshold",
+                                         "pff_label_scale", "pff_noise", "pff_clip", "pff_latent_lr",
+                                         "pff_gen_noise")},
+    **{f: ("arch", ("pff",)) for f in ("pff_generative", "pff_group", "pff_latent")},
+    **{f: ("method", ("cafo",)) for f in ("cafo_solver", "cafo_steps", "cafo_bn_stats")},
+    "drtp_loss": ("method", ("drtp",)),
+    "drtp_activation": ("arch", ("drtp-fc", "drtp-conv")),
+    "drtp_freeze_conv": ("arch", ("drtp-conv",)),
+}
+BUILT_IN = {
+    "method": ("bp", "dcl", "dcl-s", "dcl-o", "dcl-ld", "feat", "ll-cont", "ll-contrec", "ll-pred", "ll-sim",
+               "ll-predsim", "ll-bpf", "ff", "symba", "pff", "cafo", "drtp"),
+    "arch": ("fc", "conv", "vgg8b", "resnet32", "resnet32-w", "vit", "mlp-mixer", "pff", "cafo", "drtp-fc",
+             "drtp-conv"),
+}
+
+
 def check_field_use(cfg: Any, explicit: set[str], custom_net: bool = False) -> None:
     """Refuse a field in ``explicit`` (the fields set on purpose) that this run's network,
     method, optimizer or schedule never reads. ``custom_net``: the network is the user's, so
@@ -264,3 +306,10 @@ def check_field_use(cfg: Any, explicit: set[str], custom_net: bool = False) -> N
             if name in explicit:
                 raise DCLError(f"{name}={_show(getattr(cfg, name))} has no effect with {key} {value} (it does not read {name}); "
                                f"leave it out")
+    for name in sorted(explicit & FIELD_READERS.keys()):
+        key, readers = FIELD_READERS[name]
+        value = getattr(cfg, key)
+        if value in readers or value not in BUILT_IN[key] or (key == "arch" and custom_net):
+            continue
+        raise DCLError(f"{name}={_show(getattr(cfg, name))} has no effect with {key} {value} (only {key} "
+                       f"{', '.join(readers)} read it); leave it out")

@@ -291,9 +291,10 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, partial: EpochStats
             if run.parallel is not None:  # every rank's losses and samples
                 acc.loss_sum, acc.block_sum, acc.samples, acc.seconds = run.parallel.reduce_epoch(
                     acc.loss_sum, acc.block_sum, acc.samples, acc.seconds)
-            run.method.epoch_end()
+            fitted = run.method.epoch_end() or {}  # a method that fits at the epoch's end (CaFo) reports its losses
             t0 = time.perf_counter()
             record = epoch_record(run, epoch, acc, progress)
+            record.update({k: fitted[k] for k in ("train_loss", "block_losses") if k in fitted})
             record["seconds"] = acc.seconds + time.perf_counter() - t0
             run.history.append(record)
             if out is not None:

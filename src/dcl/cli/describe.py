@@ -49,16 +49,21 @@ def format_description(d: dict[str, Any]) -> str:
     lines = [f"{d['arch']} on {d['data']} (input {shape}, {d['num_classes']} classes), method {d['method']}"
              + (f" (preset {d['preset']})" if d.get("preset") else "")]
     rows = []
+    frozen = any(m.get("frozen") for m in d["modules"])
     for m in d["modules"]:
-        rows.append([m["index"] if m["name"] != "head" else "head", m["layers"], "x".join(map(str, m["output_shape"])),
+        shape = "x".join(map(str, m["output_shape"])) if m["output_shape"] is not None else "-"
+        rows.append([m["index"] if m["index"] is not None and m["name"] != "head" else m["name"], m["layers"], shape,
                      m["layout"] or "-", m["K"] if m["K"] is not None else "-", m["C"] if m["C"] is not None else "-",
-                     f"{m['params']:,}"])
-    lines.append(table(rows, ["#", "layers", "output", "layout", "K", "C", "params"]))
+                     f"{m['params']:,}"] + ([f"{m.get('frozen', 0):,}"] if frozen else []))
+    lines.append(table(rows, ["#", "layers", "output", "layout", "K", "C", "params"] + (["frozen"] if frozen else [])))
     for dct in d["dictionaries"]:
         kind = "adaptive, trained" if dct["trainable"] else "static, not trained"
         lines.append(f"{dct['name']}: {'x'.join(map(str, dct['shape']))} ({kind})")
-    n_blocks = len(d["modules"]) - 1
+    n_blocks = sum(1 for m in d["modules"] if m["name"].startswith("block "))
     how = "each with its own local loss" if d["local"] else "trained end to end"
     lines.append(f"{n_blocks} block{'s' if n_blocks != 1 else ''} {how} + head")
     lines.append(f"params {d['params']:,} = network {d['params_network']:,} (as under BP) + Δθ {d['delta_params']:,}")
+    if d.get("params_frozen") or d.get("params_feedback"):
+        lines.append(f"by kind: trainable {d['params_trainable']:,}, frozen random {d['params_frozen']:,}, "
+                     f"fixed feedback {d['params_feedback']:,}")
     return "\n".join(lines)

@@ -165,9 +165,14 @@ class Method:
         if self.gradient_sync is not None:
             self.gradient_sync(opt)
 
-    def epoch_end(self) -> None:
+    def epoch_end(self) -> dict[str, Any] | None:
+        """Called by the engine after an epoch's last batch, before evaluation: steps the
+        schedulers. A method that trains at the end of an epoch (CaFo fits its predictors on
+        the whole training set) does so here and may return ``{"train_loss": float,
+        "block_losses": [float]}``, which the engine reports instead of the per-batch means."""
         for s in self.schedulers:
             s.step()
+        return None
 
     def lr(self) -> float:
         return self.optimizers[0].param_groups[0]["lr"]

@@ -30,9 +30,12 @@ def describe(arch: str | LocalNet, data: str | None = None, method: str | None =
 
     Returns a JSON-ready dict with keys ``arch, data, method, preset, in_shape, num_classes,
     params`` (network + the method's own trained parameters), ``params_network`` (= the BP
-    count), ``delta_params`` (Δθ), ``dictionaries`` (``[{name, shape, trainable}]``),
-    ``dictionary`` (the shape of the first, or None), ``local`` and ``modules``: one entry per
-    block and one for the head with ``index, name, layers, output_shape, layout, C, K, params``.
+    count), ``delta_params`` (Δθ), ``params_trainable`` / ``params_frozen`` /
+    ``params_feedback`` (:func:`parameter_kinds`), ``dictionaries`` (``[{name, shape,
+    trainable}]``), ``dictionary`` (the shape of the first, or None), ``local`` and ``modules``:
+    one entry per block, one for the head and one for each further part of the network (e.g.
+    CaFo's side predictors, PFF's generative circuit) with ``index, name, layers, output_shape,
+    layout, C, K, params, frozen``.
     """
     from ..config import TrainConfig, coerce_overrides, resolve_config
     from ..data import DATASETS
@@ -62,12 +65,17 @@ def describe(arch: str | LocalNet, data: str | None = None, method: str | None =
         modules.append({
             "index": i + 1, "name": f"block {i + 1}", "layers": layer_summary(block),
             "output_shape": list(shape), "layout": s.layout, "C": s.width, "K": feature_count(shape, s.layout, s.segments),
-            "params": count_params(block),
+            "params": count_params(block), "frozen": count_frozen(block),
         })
     modules.append({
         "index": len(shapes) + 1, "name": "head", "layers": layer_summary(net.head), "output_shape": list(out_shape),
-        "layout": None, "C": None, "K": None, "params": count_params(net.head),
+        "layout": None, "C": None, "K": None, "params": count_params(net.head), "frozen": count_frozen(net.head),
     })
+    for part_name, part in net.named_children():  # further parts: CaFo's side predictors, PFF's generator
+        if part_name not in ("blocks", "head") and any(True for _ in part.parameters()):
+            modules.append({"index": None, "name": part_name, "layers": layer_summary(part), "output_shape": None,
+                            "layout": None, "C": None, "K": None, "params": count_params(part),
+                            "frozen": count_frozen(part)})
     dicts = [{"name": n or "dictionary", "shape": list(mod.weight.shape), "trainable": not mod.static}
              for n, mod in m.aux.named_modules() if isinstance(mod, DictionaryContrastiveLoss)]
     net_params, delta = count_params(net), count_params(m.aux)
@@ -81,10 +89,39 @@ def describe(arch: str | LocalNet, data: str | None = None, method: str | None =
         "params": net_params + delta,
         "params_network": net_params,
         "delta_params": delta,
+        **{f"params_{k}": v for k, v in parameter_kinds(net, m.aux).items()},
         "dictionary": dicts[0]["shape"] if dicts else None,
         "dictionaries": dicts,
         "local": bool(m.local),
         "modules": modules,
+    }
+
+
+def count_frozen(module: nn.Module) -> int:
+    """Parameters that are never trained (``requires_grad=False``: e.g. CaFo's random convs)."""
+    return sum(p.numel() for p in module.parameters() if not p.requires_grad)
+
+
+def parameter_kinds(net: nn.Module, aux: nn.Module | None = None) -> dict[str, int]:
+    """Parameter counts of a network and a method's own modules, by kind (REFERENCE-FL decision 2):
+
+    * ``trainable``: parameters that learn (``requires_grad``; the headline count);
+    * ``frozen``: random parameters that never change (``requires_grad=False``: CaFo's conv
+      blocks and their BatchNorm affine, DRTP's conv layers with ``drtp_freeze_conv``);
+    * ``feedback``: fixed random feedback matrices (buffers of
+      :class:`~dcl.losses.FixedFeedback`: DRTP's B_k).
+
+    Other buffers (BatchNorm statistics, a static label dictionary) are none of these.
+    """
+    from ..losses import FixedFeedback
+
+    mods = [net] + ([aux] if aux is not None else [])
+    params = {id(p): p for m in mods for p in m.parameters()}.values()
+    feedback = {id(b): b for m in mods for f in m.modules() if isinstance(f, FixedFeedback) for b in f.buffers()}
+    return {
+        "trainable": sum(p.numel() for p in params if p.requires_grad),
+        "frozen": sum(p.numel() for p in params if not p.requires_grad),
+        "feedback": sum(b.numel() for b in feedback.values()),
     }
 
 

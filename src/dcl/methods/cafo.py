@@ -1,0 +1,185 @@
+"""Cascaded Forward (Zhao et al. 2023; REFERENCE-FL.md §4, decision 6).
+
+Trains the predictors of :mod:`dcl.models.cafo` (``--arch cafo``): every block is frozen
+random; block i's bias-free predictor W_i learns on the flattened block output F_i of the
+WHOLE training set, independently of the others, by
+
+* ``cafo_solver=ce`` (default; the variant the DCL paper quotes): full-batch gradient descent
+  on softmax cross-entropy from W = all ones, ``cafo_steps`` (5000) steps of
+  ``W <- W - lr * mean_n x_n (softmax(x_n W) - y_n)^T`` (lr 0.01; ``weight_decay`` = ridge);
+* ``cafo_solver=mse``: the closed form W = (F^T F)^-1 F^T Y (a linear solve in float64,
+  least squares where F^T F is singular), from F^T F and F^T Y summed over the data.
+
+How it runs under the engine (one SGD step per batch does not fit): ``train_step`` only
+collects the epoch's batches; ``epoch_end`` (called by the engine after the last batch, before
+evaluation) fits: (1) BatchNorm statistics of every block from the whole training set, block
+by block (exact mean and biased variance, as the authors' one-batch pass computes them);
+(2) each predictor in turn from its block's features. It returns the fitted losses, which the
+engine reports as the epoch's ``train_loss`` / ``block_losses``. One epoch is CaFo's whole
+schedule (presets: ``epochs=1``); a further epoch repeats (1) and continues (2) from the
+current weights. Every weight change goes through ``Method.optimizer_step``: a gradient step
+for ce; for mse an SGD step of lr 1 on the gradient W - W*, which lands exactly on W*.
+
+Inference (``sum``, the default): argmax of sum_i softmax(F_i W_i). ``block:N`` is predictor
+N alone, ``head`` the last block's logits. ``cafo_bn_stats=batch`` normalises each evaluation
+batch by its own statistics, as the authors' code normalises the test set by the test set's
+(exactly theirs with ``eval_batch_size`` >= the test set's size); the default uses the
+training set's.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ..errors import DCLError
+from ..evaluate import BatchPredictions
+from ..models.cafo import CaFoNet
+from .base import METHODS, Method
+from .label_overlay import one_hot
+
+
+class CaFo(Method):
+    """CaFo: frozen random blocks, predictors fitted on the whole training set's features."""
+
+    local = True
+    layerwise = True
+    extra_predictions = ("sum",)
+    default_prediction = "sum"
+
+    def build(self) -> None:
+        if not isinstance(self.net, CaFoNet):
+            raise DCLError(f"method cafo trains the predictors of its own network: use --arch cafo "
+                           f"(got {self.net.name or 'a custom net'!r})")
+        preds = [self.net.predictor(i) for i in range(len(self.net.blocks))]
+        if self.cfg.cafo_solver == "ce":
+            self.opts = [self.add_optimizer(p.parameters()) for p in preds]
+        else:  # mse: one SGD step of lr 1 on the gradient W - W* sets W = W* (no state, no schedule)
+            self.opts = [torch.optim.SGD(p.parameters(), lr=1.0) for p in preds]
+            self.optimizers.extend(self.opts)
+        self.pending: list[tuple[Tensor, Tensor]] = []
+
+    # --- collecting ---------------------------------------------------------------------------
+    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """Keep the batch for the fit at the end of the epoch (nothing is trained here)."""
+        self.pending.append((x.detach(), y.detach()))
+        return {"loss": torch.zeros((), device=y.device)}
+
+    def epoch_end(self) -> dict | None:
+        stats = self.fit() if self.pending else None
+        super().epoch_end()
+        return stats
+
+    # --- features -------------------------------------------------------------------------------
+    def chunks(self, x: Tensor):
+        step = max(1, self.cfg.eval_batch_size)
+        for lo in range(0, x.shape[0], step):
+            yield lo, x[lo:lo + step]
+
+    def block_out(self, i: int, h: Tensor, batch_stats: bool = False) -> Tensor:
+        """Block ``i`` on ``h``: BatchNorm with the stored training-set statistics, or (with
+        ``batch_stats``) with ``h``'s own batch statistics (running statistics untouched)."""
+        block = self.net.blocks[i]
+        if not batch_stats:
+            return block(h)
+        bn = block.bn
+        return F.batch_norm(block.pre_norm(h), None, None, bn.weight, bn.bias, training=True, eps=bn.eps)
+
+    @torch.no_grad()
+    def outputs(self, i: int, x: Tensor) -> Tensor:
+        """Block ``i``'s output map for ``x (B, ...)`` (all blocks up to i, training-set statistics)."""
+        for j in range(i + 1):
+            x = self.block_out(j, x)
+        return x
+
+    def features(self, i: int, x: Tensor) -> Tensor:
+        """Block ``i``'s flattened output ``(B, F_i)``."""
+        return self.outputs(i, x).flatten(1)
+
+    @torch.no_grad()
+    def set_bn_statistics(self, x: Tensor) -> None:
+        """Every block's BatchNorm mean and (biased) variance over all of ``x``, block by block
+        (block i's input is normalised with the statistics just found for blocks < i)."""
+        for i, block in enumerate(self.net.blocks):
+            total = sq = None
+            count = 0
+            for _, xc in self.chunks(x):
+                u = block.pre_norm(self.outputs(i - 1, xc) if i else xc).double()   # (b, C, H, W)
+                s, s2 = u.sum(dim=(0, 2, 3)), u.square().sum(dim=(0, 2, 3))
+                total, sq = (s, s2) if total is None else (total + s, sq + s2)
+                count += u.shape[0] * u.shape[2] * u.shape[3]
+            mean = total / count
+            block.bn.running_mean.copy_(mean)
+            block.bn.running_var.copy_((sq / count - mean.square()).clamp_min(0))
+
+    # --- fitting --------------------------------------------------------------------------------
+    def fit(self) -> dict:
+        x = torch.cat([b[0] for b in self.pending])
+        y = torch.cat([b[1] for b in self.pending])
+        self.pending = []
+        self.set_bn_statistics(x)
+        solve = self.fit_mse if self.cfg.cafo_solver == "mse" else self.fit_ce
+        losses = [solve(i, x, y) for i in range(len(self.net.blocks))]
+        return {"train_loss": sum(losses) / len(losses), "block_losses": losses}
+
+    def fit_ce(self, i: int, x: Tensor, y: Tensor) -> float:
+        """``cafo_steps`` full-batch gradient steps of predictor ``i``; returns its final CE."""
+        feats = torch.cat([self.features(i, xc) for _, xc in self.chunks(x)])   # (N, F_i)
+        target = one_hot(y, self.net.num_classes, feats.dtype)
+        weight = self.net.predictor(i)[1].weight                                 # (Z, F_i)
+        n = feats.shape[0]
+        loss = float("nan")
+        for _ in tqdm(range(self.cfg.cafo_steps), desc=f"CaFo predictor {i + 1}", leave=False, disable=None):
+            with torch.no_grad():
+                logits = feats @ weight.t()                                      # (N, Z)
+                loss = float(F.cross_entropy(logits, y))
+                # d mean CE / dW = mean_n (softmax(x_n W) - y_n) x_n^T, formed as (Z, N) @ (N, F)
+                weight.grad = (logits.softmax(dim=1) - target).t() @ feats / n
+            self.optimizer_step(self.opts[i])
+        with torch.no_grad():
+            return float(F.cross_entropy(feats @ weight.t(), y)) if self.cfg.cafo_steps else loss
+
+    def fit_mse(self, i: int, x: Tensor, y: Tensor) -> float:
+        """Predictor ``i`` = (F^T F)^-1 F^T Y; returns its mean squared error per entry."""
+        z = self.net.num_classes
+        gram = cross = None
+        for lo, xc in self.chunks(x):
+            f = self.features(i, xc).double()                                    # float64 sums: F^T F
+            t = one_hot(y[lo:lo + xc.shape[0]], z, f.dtype)                      # is solved as it is
+            g, c = f.t() @ f, f.t() @ t
+            gram, cross = (g, c) if gram is None else (gram + g, cross + c)
+        w = solve_least_squares(gram, cross)                                     # (F_i, Z)
+        n = x.shape[0]
+        sse = (w * (gram @ w)).sum() - 2 * (w * cross).sum() + n                 # ||F W - Y||^2
+        weight = self.net.predictor(i)[1].weight
+        weight.grad = weight.detach() - w.t().to(weight.dtype)
+        self.optimizer_step(self.opts[i])
+        return float(sse / (n * z))
+
+    # --- inference ------------------------------------------------------------------------------
+    def predict_batch(self, x: Tensor, on_block=None) -> BatchPredictions:
+        batch_stats = self.cfg.cafo_bn_stats == "batch"
+        probs, h, logits = [], x, None
+        for i in range(len(self.net.blocks)):
+            h = self.block_out(i, h, batch_stats)
+            if on_block is not None:
+                on_block(i, h)
+            logits = self.net.predictor(i)(h)
+            probs.append(logits.float().softmax(dim=1))
+        return BatchPredictions(head=logits, blocks=probs, extra={"sum": torch.stack(probs).sum(dim=0)})
+
+
+def solve_least_squares(gram: Tensor, cross: Tensor, max_condition: float = 1e12) -> Tensor:
+    """W with ``gram @ W = cross`` (``(F, F)`` symmetric PSD, ``(F, Z)``), in float64: a Cholesky
+    solve when ``gram`` is well conditioned, else the minimum-norm least-squares solution
+    (SVD-based, the pseudo-inverse) that a near-singular ``gram`` (e.g. dead features) needs."""
+    chol, info = torch.linalg.cholesky_ex(gram)
+    if int(info) == 0:
+        d = chol.diagonal()
+        if float(d.min()) > 0 and float((d.max() / d.min()) ** 2) < max_condition:
+            return torch.cholesky_solve(cross, chol)
+    return torch.linalg.lstsq(gram.cpu(), cross.cpu(), driver="gelsd").solution.to(gram.device)
+
+METHODS.register("cafo", CaFo,
+                 description="CaFo (Zhao et al. 2023): frozen random blocks, per-block predictors fitted on all features")

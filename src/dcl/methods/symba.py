@@ -1,0 +1,27 @@
+"""SymBa (Lee & Song 2023; REFERENCE-FL.md §2, decision 5): Forward-Forward's layers, label
+overlay, normalisation, negatives and goodness inference, with the symmetric pairwise loss
+
+    L = mean_n softplus(-alpha * (G_pos,n - G_neg,n)),   alpha = symba_alpha (4)
+
+on each positive and the negative built from the same image (:func:`dcl.losses.symba_loss`):
+no threshold, and the positive and negative pulls are equal. The paper's Intrinsic Class
+Pattern overlay could not be recovered from its text, so the one-hot overlay is used.
+"""
+from __future__ import annotations
+
+from torch import Tensor
+
+from ..losses import symba_loss
+from .base import METHODS
+from .ff import ForwardForward
+
+
+class SymBa(ForwardForward):
+    """SymBa: FF with the symmetric, threshold-free pairwise loss."""
+
+    def pair_loss(self, g_pos: Tensor, g_neg: Tensor, a: Tensor) -> Tensor:
+        return symba_loss(g_pos, g_neg, self.cfg.symba_alpha)
+
+
+METHODS.register("symba", SymBa,
+                 description="SymBa (Lee & Song 2023): FF's layers with the symmetric pairwise loss, alpha=4")
