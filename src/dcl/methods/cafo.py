@@ -72,9 +72,10 @@ class CaFo(Method):
         return stats
 
     # --- features -------------------------------------------------------------------------------
-    def chunks(self, x: Tensor):
+    def chunks(self, x: Tensor, what: str = ""):
+        """``(offset, x[offset:offset + eval_batch_size])`` over all of ``x`` (a progress bar on a terminal)."""
         step = max(1, self.cfg.eval_batch_size)
-        for lo in range(0, x.shape[0], step):
+        for lo in tqdm(range(0, x.shape[0], step), desc=f"CaFo {what}".strip(), leave=False, disable=None):
             yield lo, x[lo:lo + step]
 
     def block_out(self, i: int, h: Tensor, batch_stats: bool = False) -> Tensor:
@@ -104,7 +105,7 @@ class CaFo(Method):
         for i, block in enumerate(self.net.blocks):
             total = sq = None
             count = 0
-            for _, xc in self.chunks(x):
+            for _, xc in self.chunks(x, f"BatchNorm statistics, block {i + 1}"):
                 u = block.pre_norm(self.outputs(i - 1, xc) if i else xc).double()   # (b, C, H, W)
                 s, s2 = u.sum(dim=(0, 2, 3)), u.square().sum(dim=(0, 2, 3))
                 total, sq = (s, s2) if total is None else (total + s, sq + s2)
@@ -125,7 +126,7 @@ class CaFo(Method):
 
     def fit_ce(self, i: int, x: Tensor, y: Tensor) -> float:
         """``cafo_steps`` full-batch gradient steps of predictor ``i``; returns its final CE."""
-        feats = torch.cat([self.features(i, xc) for _, xc in self.chunks(x)])   # (N, F_i)
+        feats = torch.cat([self.features(i, xc) for _, xc in self.chunks(x, f"features, block {i + 1}")])   # (N, F_i)
         target = one_hot(y, self.net.num_classes, feats.dtype)
         weight = self.net.predictor(i)[1].weight                                 # (Z, F_i)
         n = feats.shape[0]
@@ -144,7 +145,7 @@ class CaFo(Method):
         """Predictor ``i`` = (F^T F)^-1 F^T Y; returns its mean squared error per entry."""
         z = self.net.num_classes
         gram = cross = None
-        for lo, xc in self.chunks(x):
+        for lo, xc in self.chunks(x, f"F^T F, block {i + 1}"):
             f = self.features(i, xc).double()                                    # float64 sums: F^T F
             t = one_hot(y[lo:lo + xc.shape[0]], z, f.dtype)                      # is solved as it is
             g, c = f.t() @ f, f.t() @ t
