@@ -71,6 +71,11 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     amp: bool = False                  # bf16 autocast (CUDA)
+    # --- memory savers (docs/benchmarks.md) ---------------------------------------------
+    lean_layers: bool = True           # exact lean layers (1-byte dropout masks, 2-bit max-pool positions,
+                                       # fused BN-activation, fused LayerNorm-Linear for local blocks); false: torch's
+    micro_batches: int | None = None   # M: each batch in M micro-batches, gradients summed, one update (bp-accum,
+                                       # bp-ckpt, dcl*); None: the method's default (bp-accum 4, the others 1)
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
@@ -294,7 +299,7 @@ def validate_config(cfg: TrainConfig) -> None:
             raise DCLError(f"{name} must be > 0, got {v}")
 
     for name in ("epochs", "batch_size", "lr", "width", "segments", "eval_batch_size", "dict_dim",
-                 "temperature", "dict_norm", "limit_train_batches"):
+                 "temperature", "dict_norm", "limit_train_batches", "micro_batches"):
         positive(name)
     if not 0.0 <= cfg.dropout < 1.0:
         raise DCLError(f"dropout must be in [0, 1), got {cfg.dropout}")
