@@ -69,6 +69,7 @@ class DCL(LocalMethod):
     """DCL with an adaptive label-embedding dictionary D^Z (paper §4.2)."""
 
     layerwise = True
+    supports_micro_batches = True  # L_dict and the head's cross-entropy are means over samples
     #: the dictionary is a buffer that never changes (DCL-S)
     static = False
     #: which blocks' losses move the shared dictionary: "all" (DCL) or "last" (DCL-O)

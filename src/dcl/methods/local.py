@@ -20,6 +20,12 @@ Lean by construction (docs/benchmarks.md measures each point):
 
 A subclass provides :meth:`block_loss` and the aux modules; :meth:`block_params` says which
 extra parameters (e.g. an adaptive dictionary) each block's optimizer also updates.
+
+Micro-batches (``cfg.micro_batches`` = M > 1, for subclasses whose loss is a mean over samples,
+``supports_micro_batches``): block l runs its batch as M parts, each part's loss weighted by its
+share and back-propagated at once, then one step; so a block holds the saved tensors of one
+part (about 1/M) at a time. Block l+1 still sees block l's output for the whole batch, and the
+dictionary is still updated block after block, as without micro-batches.
 """
 from __future__ import annotations
 
@@ -69,15 +75,22 @@ class LocalMethod(Method):
         A function of its own so that the block's output, loss and graph are locals that
         die when it returns (nothing of block i is alive while block i+1 runs).
         """
-        with autocast(self.cfg, self.device):
-            # h is detached: the block's graph starts here; the loss reads the block at its
-            # feature_tap (its output unless the method names a Tap inside the block)
-            out, feature = self.net.block_forward(i, h, self.feature_tap)
-            loss = self.block_loss(i, feature, y)
         opt.zero_grad(set_to_none=True)  # no-op unless something leaked a gradient into opt's params
-        loss.backward()
+        parts = self.split_batch(h, y)  # one part unless micro_batches > 1
+        outs, total = [], None
+        for hm, ym, weight in parts:
+            with autocast(self.cfg, self.device):
+                # h is detached: the block's graph starts here; the loss reads the block at its
+                # feature_tap (its output unless the method names a Tap inside the block)
+                out, feature = self.net.block_forward(i, hm, self.feature_tap)
+                loss = self.block_loss(i, feature, ym)
+            (loss * weight if weight != 1.0 else loss).backward()  # micro-batches: gradients add up
+            outs.append(out.detach())
+            part = loss.detach() * weight
+            total = part if total is None else total + part
+            del out, feature, loss
         self.optimizer_step(opt)  # also frees this block's gradients before the next block
-        return out.detach(), loss.detach()
+        return (outs[0] if len(outs) == 1 else torch.cat(outs)), total
 
     def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         h = x
