@@ -201,3 +201,19 @@ def test_lean_sequential_runs_pairs_fused_and_reads_taps():
     plain(x).square().sum().backward()
     for a, b in zip(seq.parameters(), plain.parameters()):
         assert torch.allclose(a.grad, b.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_lean_layers_under_autocast_match_the_plain_layers():
+    """bf16 autocast (CPU here; CUDA in the cuda subset): fused layers defer to the plain ones."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 4, 3, padding=1)
+    lean = nn.Sequential(conv, BatchNormAct2d(4), LeanMaxPool2d(2), LeanDropout2d(0.0))
+    plain = nn.Sequential(copy.deepcopy(conv), nn.BatchNorm2d(4), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+    norm, lin = ln_linear(d=16, o=8)
+    x = torch.randn(4, 3, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        a, b = run(lean, x), run(plain, x)
+        out = layer_norm_linear(torch.randn(4, 16), norm, lin)
+    assert a[0].dtype == b[0].dtype
+    assert_same(a, b, rtol=1e-2, atol=1e-2)
+    assert "LayerNormLinear" not in type(out.grad_fn).__name__

@@ -281,14 +281,13 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
 
 
 def check_names(cfg: TrainConfig) -> None:
-    """Raise DCLError if the architecture, dataset or method is not registered."""
-    from .data import DATASETS
-    from .methods import METHODS
-    from .models import ARCHS
+    """Raise DCLError if the architecture, dataset or method is not registered (read from
+    :mod:`dcl.catalog`, which imports no torch unless the registries are loaded already)."""
+    from .catalog import check_name
 
-    ARCHS.get(cfg.arch)
-    DATASETS.get(cfg.data)
-    METHODS.get(cfg.method)
+    check_name("archs", cfg.arch)
+    check_name("datasets", cfg.data)
+    check_name("methods", cfg.method)
 
 
 def validate_config(cfg: TrainConfig) -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .config import resolve_config
-from .data import load_dataset
-from .train import train
 
 DEMO_ARCH = "fc"
 DEMO_DATA = "fashion-mnist"
@@ -20,6 +18,8 @@ def run_demo(epochs: int = 2, methods=DEMO_METHODS, arch: str = DEMO_ARCH, data:
              data_dir=None, out=None, progress: bool = False,
              log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Train ``arch`` on ``data`` with each method (the paper's preset, ``epochs`` epochs)."""
+    from .data import load_dataset  # torch: imported here so that `dcl --help` stays fast
+    from .train import train
     dataset = load_dataset(data, data_dir)
     rows = []
     for m in methods:

@@ -1,7 +1,7 @@
 """``dcl demo``: DCL next to BP on real Fashion-MNIST for a couple of epochs, side by side."""
 from __future__ import annotations
 
-from ..demo import DEMO_ARCH, DEMO_DATA, DEMO_METHODS, run_demo
+from ..demo import DEMO_ARCH, DEMO_DATA, DEMO_METHODS
 from ._common import add_data_dir, fmt, progress_default, table
 
 
@@ -17,6 +17,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from ..demo import run_demo
     methods = [m for m in args.methods.split(",") if m]
     rows = run_demo(args.epochs, methods, args.arch, args.data, args.data_dir, args.out,
                     progress=progress_default(), log=print)

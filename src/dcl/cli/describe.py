@@ -23,6 +23,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from ..catalog import check_name
+    for kind, name in (("archs", args.arch), ("datasets", args.data), ("methods", args.method),
+                       ("presets", args.preset)):
+        if name is not None:
+            check_name(kind, name)  # a misspelt name fails before torch is imported
     from ..models import describe
     d = describe(args.arch, args.data, args.method, preset=args.preset, **parse_set_options(args.set))
     if args.json:

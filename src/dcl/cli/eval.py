@@ -9,9 +9,6 @@
 from __future__ import annotations
 
 from ..errors import DCLError, choices_error
-from ..evaluate import check_prediction, collect_scores, errors, prediction_error, sweep_p
-from ..inference import check_run_prediction, load_trained, num_predicting_blocks
-from ..superlabels import CIFAR100_FINE_TO_COARSE, MODES, superlabel_errors
 from ._common import add_data_dir, fmt, print_json, table
 
 SWEEP_PS = tuple(range(11))
@@ -35,6 +32,7 @@ def add_parser(sub) -> None:
 
 
 def _superlabel_modes(text: str) -> list[str]:
+    from ..superlabels import MODES
     if text == "all":
         return list(MODES)
     if text not in MODES:
@@ -43,6 +41,10 @@ def _superlabel_modes(text: str) -> list[str]:
 
 
 def run(args) -> int:
+    from ..evaluate import check_prediction, collect_scores, errors, prediction_error, sweep_p
+    from ..inference import check_run_prediction, load_trained, num_predicting_blocks
+    from ..superlabels import CIFAR100_FINE_TO_COARSE, superlabel_errors
+
     if args.sweep_p and (args.predict or args.superlabels):
         raise DCLError("--sweep-p goes alone (it evaluates the ensemble for p = 0..10)")
     modes = _superlabel_modes(args.superlabels) if args.superlabels else None

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from ..config import parse_set_options, resolve_config
-from ..train import train
 from ._common import add_data_dir, fmt, print_json, progress_default
 
 
@@ -46,6 +45,7 @@ def run(args) -> int:
             flags["dict_norm_from"] = args.dict_norm
     overrides.update({k: v for k, v in flags.items() if v is not None})
     cfg = resolve_config(arch=args.arch, data=args.data, preset=args.preset, **overrides)
+    from ..train import train  # torch: only once the arguments are known to be good
     quiet = args.json
     if not quiet:
         print(f"dcl train: {cfg.arch} on {cfg.data} with {cfg.method} (preset {cfg.preset or '-'}), "

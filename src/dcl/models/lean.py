@@ -19,7 +19,8 @@ docs/benchmarks.md, checked against the plain layers in tests/test_lean.py.
   statistics are updated by the same kernel call.
 
 With ``torch.is_grad_enabled()`` false or an input that needs no gradient, every layer runs the
-plain torch op (nothing is kept either way).
+plain torch op (nothing is kept either way). Under autocast (``--amp``) the fused BN-activation
+runs as the two plain layers (autocast's dtype rules apply); dropout and max-pool stay lean.
 """
 from __future__ import annotations
 
@@ -258,6 +259,9 @@ class _BatchNormActMixin:
         rv = self.running_var if use_running else None
         if self.training and x.numel() // x.shape[1] <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(x.shape)}")
+        if torch.is_autocast_enabled(x.device.type):  # autocast's own dtype rules: the plain layers
+            z = F.batch_norm(x, rm, rv, self.weight, self.bias, batch_stats, factor, self.eps)
+            return _activate_(z, self.activation, self.negative_slope)
         if _needs_grad(x, self.weight, self.bias):
             return _BatchNormAct.apply(x, self.weight, self.bias, rm, rv, batch_stats, factor, self.eps,
                                        self.activation, self.negative_slope)
