@@ -11,6 +11,16 @@ import torch
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.cuda`` tests need a CUDA device: skipped without one (benchmarks/gpu.sh runs them)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (run benchmarks/gpu.sh where one is lent)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 def _real_data_dir() -> Path | None:
     for cand in (os.environ.get("DCL_DATA_DIR"), Path(__file__).resolve().parents[2] / "shared" / "data"):
         if cand and (Path(cand) / "mnist").is_dir():
