@@ -168,6 +168,50 @@ class _MaxPool2dPacked(torch.autograd.Function):
         return gx, None, None, None, None, None, None
 
 
+def _window_views(t: Tensor, kernel, out_hw) -> list[Tensor]:
+    """The ``kh * kw`` strided views ``t[..., i::kh, j::kw]`` (cut to ``out_hw``) of non-overlapping
+    windows, in the row-major order in which max_pool2d scans a window (its first maximum wins)."""
+    (kh, kw), (oh, ow) = kernel, out_hw
+    return [t[..., i:i + kh * oh:kh, j:j + kw * ow:kw] for i in range(kh) for j in range(kw)]
+
+
+class _MaxPool2dTiled(torch.autograd.Function):
+    """Fast path of :class:`_MaxPool2dPacked` for windows that tile the input (stride = kernel,
+    no padding or dilation): the position of each maximum comes from comparing the window's
+    cells with the output (no int64 indices in forward); backward rebuilds the int64 indices
+    from a small table and unpools. (A NaN in a window may send its gradient to another cell.)"""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, kernel, bits) -> Tensor:
+        out = F.max_pool2d(x, kernel, kernel)
+        views = _window_views(x, kernel, out.shape[-2:])
+        # first maximum in scan order: offset = n0 (1 + n1 (1 + n2 (...))), n_p = "cell p is not the max"
+        offsets = torch.zeros_like(out, dtype=torch.uint8)
+        for view in reversed(views[:-1]):
+            offsets.add_(1).mul_(view != out)
+        ctx.save_for_backward(pack_bits(offsets, bits))
+        ctx.meta = (x.shape, out.shape, kernel, bits,
+                    x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous())
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        (packed,) = ctx.saved_tensors
+        in_shape, out_shape, kernel, bits, channels_last = ctx.meta
+        (kh, kw), (h, w), (oh, ow) = kernel, in_shape[-2:], out_shape[-2:]
+        offsets = unpack_bits(packed, bits, grad.numel()).view(out_shape).long()
+        # index of cell p of window (r, c) in the input plane: (r kh + p // kw) W + c kw + p % kw
+        cell = torch.tensor([(p // kw) * w + p % kw for p in range(kh * kw)], device=grad.device)
+        corner = (torch.arange(oh, device=grad.device) * (kh * w)).view(oh, 1) + torch.arange(ow, device=grad.device) * kw
+        idx = torch.take(cell, offsets).add_(corner)
+        del offsets
+        gx = torch.ops.aten.max_unpool2d(grad.contiguous(), idx, [h, w])
+        if channels_last:
+            gx = gx.contiguous(memory_format=torch.channels_last)
+        return gx, None, None
+
+
 class LeanMaxPool2d(nn.MaxPool2d):
     """``nn.MaxPool2d`` (``(B, C, H, W) -> (B, C, H', W')``, same arguments and output) whose
     backward needs only the position of each maximum inside its window, kept in 2 bits for a
@@ -182,6 +226,9 @@ class LeanMaxPool2d(nn.MaxPool2d):
         if not _needs_grad(x) or bits == 0 or x.dim() != 4:
             return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
         s = tuple(_pair(self.stride if self.stride is not None else self.kernel_size))
+        pad, dil = tuple(_pair(self.padding)), tuple(_pair(self.dilation))
+        if s == k and pad == (0, 0) and dil == (1, 1) and not (self.ceil_mode and (x.shape[-2] % k[0] or x.shape[-1] % k[1])):
+            return _MaxPool2dTiled.apply(x, k, bits)
         return _MaxPool2dPacked.apply(x, list(k), list(s), list(_pair(self.padding)), list(_pair(self.dilation)),
                                       self.ceil_mode, bits)
 
@@ -204,27 +251,58 @@ def _activation_backward(grad: Tensor, z: Tensor, act: str, slope: float) -> Ten
     return torch.ops.aten.tanh_backward(grad, z.tanh_())
 
 
+def _recompute_bn(x: Tensor, weight, bias, a: Tensor, b: Tensor, training: bool, eps: float, verified: dict) -> Tensor:
+    """``z = BN(x)`` as the forward computed it, from the statistics it kept (``a``, ``b``: the
+    batch's mean and 1/std in training, else the running mean and variance).
+
+    torch's CPU kernel computes ``z = x * alpha + beta`` per channel with ``alpha = w / std`` and
+    ``beta = b - mean * alpha`` (fused multiply-adds); ``torch.addcmul`` with ``beta`` rounded
+    once gives the same bits without another pass for the statistics. Whether it does on this
+    device and layout is checked against the kernel on first use and remembered in ``verified``
+    (the layer's own dict); where it does not (other kernels, other dtypes), the kernel reruns.
+    """
+    def kernel() -> Tensor:
+        if training:  # the batch's own statistics again: the same reduction, the same bits
+            return torch.native_batch_norm(x, weight, bias, None, None, True, 0.0, eps)[0]
+        return torch.native_batch_norm(x, weight, bias, a, b, False, 0.0, eps)[0]
+
+    layout = x.is_contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x.is_contiguous()
+    key = (x.device.type, x.dtype, x.dim(), x.is_contiguous(), layout)
+    if x.dtype != torch.float32 or verified.get(key) is False:
+        return kernel()
+    shape = (1, -1) + (1,) * (x.dim() - 2)
+    mean, invstd = (a, b) if training else (a, 1 / torch.sqrt(b + eps))
+    alpha = invstd * weight if weight is not None else invstd
+    shift = bias.double() if bias is not None else torch.zeros_like(alpha, dtype=torch.float64)
+    beta = (shift - mean.double() * alpha.double()).float()
+    z = torch.addcmul(beta.view(shape), x, alpha.view(shape))
+    if key not in verified:
+        ref = kernel()
+        verified[key] = bool(torch.equal(z, ref))
+        return ref
+    return z
+
+
 class _BatchNormAct(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps, act, slope):
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps, act, slope, verified):
         z, mean, invstd = torch.native_batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps)
         if training:
             ctx.save_for_backward(x, weight, bias, mean, invstd)
         else:  # normalised by the running statistics: keep those (buffers: no extra bytes)
             ctx.save_for_backward(x, weight, bias, running_mean, running_var)
-        ctx.conf = (training, eps, act, slope)
+        ctx.conf = (training, eps, act, slope, verified)
         return _activate_(z, act, slope)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: Tensor):
         x, weight, bias, a, b = ctx.saved_tensors
-        training, eps, act, slope = ctx.conf
-        if training:  # recompute z = BN(x) with the batch's own statistics: the forward's bits
-            z = torch.native_batch_norm(x, weight, bias, None, None, True, 0.0, eps)[0]
+        training, eps, act, slope, verified = ctx.conf
+        z = _recompute_bn(x, weight, bias, a, b, training, eps, verified)  # the forward's bits
+        if training:
             stats = dict(running_mean=None, running_var=None, save_mean=a, save_invstd=b)
         else:
-            z = torch.native_batch_norm(x, weight, bias, a, b, False, 0.0, eps)[0]
             stats = dict(running_mean=a, running_var=b, save_mean=None, save_invstd=None)
         gz = _activation_backward(grad, z, act, slope)
         del z
@@ -233,7 +311,7 @@ class _BatchNormAct(torch.autograd.Function):
         gx, gw, gb = torch.ops.aten.native_batch_norm_backward(
             gz, x, weight, stats["running_mean"], stats["running_var"], stats["save_mean"], stats["save_invstd"],
             training, eps, mask)
-        return gx, gw, gb, None, None, None, None, None, None, None
+        return gx, gw, gb, None, None, None, None, None, None, None, None
 
 
 class _BatchNormActMixin:
@@ -245,6 +323,7 @@ class _BatchNormActMixin:
             raise ValueError(f"unknown activation {activation!r}; valid: {FUSABLE_ACTIVATIONS}")
         self.activation = activation
         self.negative_slope = float(negative_slope)
+        self._verified: dict = {}  # layouts where the backward's cheap recomputation matched (_recompute_bn)
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input_dim(x)
@@ -264,7 +343,7 @@ class _BatchNormActMixin:
             return _activate_(z, self.activation, self.negative_slope)
         if _needs_grad(x, self.weight, self.bias):
             return _BatchNormAct.apply(x, self.weight, self.bias, rm, rv, batch_stats, factor, self.eps,
-                                       self.activation, self.negative_slope)
+                                       self.activation, self.negative_slope, self._verified)
         z = torch.native_batch_norm(x, self.weight, self.bias, rm, rv, batch_stats, factor, self.eps)[0]
         return _activate_(z, self.activation, self.negative_slope)
 
