@@ -217,3 +217,22 @@ def test_lean_layers_under_autocast_match_the_plain_layers():
     assert a[0].dtype == b[0].dtype
     assert_same(a, b, rtol=1e-2, atol=1e-2)
     assert "LayerNormLinear" not in type(out.grad_fn).__name__
+
+
+@pytest.mark.parametrize("arch, shape", [("fc", (1, 28, 28)), ("conv", (1, 28, 28)), ("vgg8b", (1, 28, 28))])
+def test_lean_networks_keep_parameter_names_and_load_plain_checkpoints(arch, shape):
+    from dcl.config import TrainConfig
+    from dcl.models import build_model
+
+    cfg = TrainConfig(arch=arch, width=64, segments=4, channels=(8, 16), dropout=0.1)
+    torch.manual_seed(0)
+    plain = build_model(cfg.replace(lean_layers=False), shape, 10)
+    lean = build_model(cfg, shape, 10)
+    assert not any(isinstance(m, (BatchNormAct2d, LeanMaxPool2d, LeanSequential)) for m in plain.modules())
+    assert any(isinstance(m, (LeanDropout, LeanDropout2d)) for m in lean.modules())
+    sd = plain.state_dict()
+    assert list(lean.state_dict()) == list(sd)  # a checkpoint written with torch's layers loads as is
+    lean.load_state_dict(sd)
+    x = torch.randn(3, *shape)
+    with torch.no_grad():
+        assert torch.allclose(lean.eval()(x), plain.eval()(x), rtol=1e-5, atol=1e-5)
