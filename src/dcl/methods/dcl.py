@@ -125,6 +125,15 @@ class DCL(LocalMethod):
             return []
         return [self.dictionary.weight]
 
+    def blocks_independent(self) -> bool:
+        """Micro-batches may run pipelined (methods/local.py) unless one block's step changes the
+        dictionary a later block reads in the same batch: a static dictionary (DCL-S), one shared
+        step after all blocks (``dict_update=accumulate``) or only the last block moving it (DCL-O)."""
+        if self.static or self.cfg.dict_update == "accumulate":
+            return True
+        learners = [i for i in range(len(self.net.blocks)) if self.learns_dictionary(i)]
+        return learners in ([], [len(self.net.blocks) - 1])
+
     # --- losses and predictions -------------------------------------------------------------
     def embedding_logits(self, i: int, h: Tensor, weight: Tensor | None = None) -> Tensor:
         """Block ``i``'s similarity scores ``(B, Z')`` of its output ``h`` against the label
@@ -188,6 +197,9 @@ class DCLLD(DCL):
 
     def shared_params(self) -> list[nn.Parameter]:
         return []
+
+    def blocks_independent(self) -> bool:
+        return True  # each dictionary is read and stepped by its own block only
 
 
 METHODS.register("dcl", DCL, description="DCL: adaptive label dictionary D^Z, updated by every block's L_dict")
