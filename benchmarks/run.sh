@@ -46,3 +46,8 @@ bench conv-cifar10-b128-cl-t1  --arch conv --data cifar10 --batch-size 128 --met
 # T3: FC (3072 wide, K=48), CIFAR-10 shape, batch 128
 bench fc-cifar10-b128       --arch fc --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 3 --repeats 5
 bench fc-cifar10-b128-t1       --arch fc --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 5 --repeats 9 --threads 1
+# The same settings with the lean layers (the default since issue 15; the files above were
+# measured with torch's plain layers before it): for docs/benchmarks.md, "Targets"
+bench conv-cifar10-b128-cl-t1-lean  --arch conv  --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 3 --repeats 7 --channels-last --threads 1
+bench fc-cifar10-b128-t1-lean       --arch fc    --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 5 --repeats 9 --threads 1
+bench vgg8b-cifar10-b128-cl-t1-lean --arch vgg8b --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 1 --repeats 5 --channels-last --threads 1

@@ -89,8 +89,10 @@ def test_micro_batch_options_are_checked():
         build("bp", micro_batches=2)
     with pytest.raises(DCLError, match="larger than the batch size"):
         build("bp-accum", batch=4, micro_batches=8)
-    with pytest.raises(DCLError, match="micro_batches must be > 0"):
+    with pytest.raises(DCLError, match=r"micro_batches must be an integer in \[1,"):
         build("dcl", micro_batches=0)
+    with pytest.raises(DCLError, match="micro-batches of 1 sample"):
+        build("bp-accum", arch="conv", batch=6, micro_batches=4)  # BatchNorm needs 2 per part
 
 
 def accounted(run, x, y):

@@ -11,17 +11,15 @@ Precedence: dataclass defaults < preset < explicit overrides (CLI flags, ``--set
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .checks import describe_value, is_integer, is_real
+from .config_rules import ACTIVATIONS, DROPOUT_KINDS, RULES, check_field_use, check_values  # noqa: F401
 from .errors import DCLError
 from .registry import Registry
-
-#: hidden activations a network can be built with (``activation``; models/layers.py)
-ACTIVATIONS = ("relu", "leaky_relu", "tanh")
-#: how conv blocks drop units (``dropout_kind``)
-DROPOUT_KINDS = ("channel", "element")
 
 
 @dataclass
@@ -76,6 +74,13 @@ class TrainConfig:
                                        # fused BN-activation, fused LayerNorm-Linear for local blocks); false: torch's
     micro_batches: int | None = None   # M: each batch in M micro-batches, gradients summed, one update (bp-accum,
                                        # bp-ckpt, dcl*); None: the method's default (bp-accum 4, the others 1)
+
+    def __post_init__(self) -> None:
+        """Every TrainConfig is valid: the types of the annotations (``lr="abc"`` or
+        ``epochs="2"`` is a DCLError; lists become tuples), then every field's range
+        (:mod:`dcl.config_rules`)."""
+        check_types(self)
+        check_values(self)
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
@@ -169,9 +174,50 @@ _preset("mlp-mixer-cifar10", "MLP-Mixer, CIFAR-10: the VGG8B CIFAR-10 recipe, Ad
 # ---------------------------------------------------------------------------------------
 # Resolving a configuration
 # ---------------------------------------------------------------------------------------
+@functools.cache
 def _field_types() -> dict[str, Any]:
     hints = typing.get_type_hints(TrainConfig)
     return {f.name: hints[f.name] for f in fields(TrainConfig)}
+
+
+def _type_name(tp: Any) -> str:
+    optional = typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", None))
+    inner = [a for a in typing.get_args(tp) if a is not type(None)][0] if optional else tp
+    if typing.get_origin(inner) is tuple:
+        name = "a list of " + {int: "integers", float: "numbers"}.get(typing.get_args(inner)[0], "values")
+    else:
+        name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[inner]
+    return name + (" or None" if optional else "")
+
+
+def _exact(value: Any, tp: Any) -> tuple[bool, Any]:
+    """``(True, value as tp)`` if ``value`` already is of type ``tp`` (ints count as floats,
+    lists as tuples); ``(False, None)`` otherwise. Strings are never parsed here."""
+    if typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None:
+            return True, None
+        tp = [a for a in typing.get_args(tp) if a is not type(None)][0]
+    if typing.get_origin(tp) is tuple:
+        if not isinstance(value, (tuple, list)):
+            return False, None
+        items = [_exact(v, typing.get_args(tp)[0]) for v in value]
+        return (all(ok for ok, _ in items), tuple(v for _, v in items))
+    if tp is bool:
+        return (True, bool(value)) if isinstance(value, bool) or type(value).__name__ == "bool_" else (False, None)
+    if tp is int:
+        return (True, int(value)) if is_integer(value) else (False, None)
+    if tp is float:
+        return (True, float(value)) if is_real(value) else (False, None)
+    return (True, value) if isinstance(value, tp) else (False, None)
+
+
+def check_types(cfg: TrainConfig) -> None:
+    """Check (and normalise in place) each field's type against its annotation."""
+    for name, tp in _field_types().items():
+        ok, value = _exact(getattr(cfg, name), tp)
+        if not ok:
+            raise DCLError(f"{name} must be {_type_name(tp)}, got {describe_value(getattr(cfg, name))}")
+        object.__setattr__(cfg, name, value)
 
 
 def _coerce(name: str, value: Any, tp: Any) -> Any:
@@ -228,14 +274,32 @@ def coerce_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig
 
 
 def parse_set_options(items: list[str]) -> dict[str, str]:
-    """Parse ``["lr=1e-3", "milestones=10,20"]`` into a dict; bad items raise DCLError."""
-    out = {}
+    """Parse ``["lr=1e-3", "milestones=10,20"]`` into a dict; bad items, and a field set
+    twice, raise DCLError."""
+    out: dict[str, str] = {}
     for item in items:
         if "=" not in item:
             raise DCLError(f"bad override {item!r}: expected FIELD=VALUE")
         k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
+        k = k.strip().replace("-", "_")
+        if not k:
+            raise DCLError(f"bad override {item!r}: expected FIELD=VALUE")
+        if k in out:
+            raise DCLError(f"{k} is set twice (--set {k}={out[k]} and --set {k}={v.strip()}); give it once")
+        out[k] = v.strip()
     return out
+
+
+def merge_options(flags: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
+    """The fields a command line asks for: its named flags (``--epochs 1``: ``{"epochs": 1}``;
+    None = not given) and its ``--set`` pairs. A field given both ways is a DCLError (one
+    would silently win); ``--set arch=...`` etc. count as ``--arch ...``."""
+    given = {k.replace("-", "_"): v for k, v in flags.items() if v is not None}
+    for key, value in sets.items():
+        if key in given:
+            flag = "--" + key.replace("_", "-")
+            raise DCLError(f"{key} is given twice ({flag} {given[key]} and --set {key}={value}); give it once")
+    return {**given, **sets}
 
 
 def preset_candidates(arch: str, data: str, method: str) -> list[str]:
@@ -262,10 +326,10 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
     cfg = TrainConfig()
     values: dict[str, Any] = {}
     if preset is not None:
-        values = dict(PRESETS.get(preset))
+        values = dict(PRESETS.get(str(preset)))
     else:
         method = str(overrides.get("method", cfg.method))
-        preset = find_preset(arch or cfg.arch, data or cfg.data, method)
+        preset = find_preset(str(arch or cfg.arch), str(data or cfg.data), method)
         if preset is not None:
             values = dict(PRESETS.get(preset))
     if arch is not None:
@@ -275,7 +339,6 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
     values["preset"] = preset
     cfg = coerce_overrides(cfg, values)
     cfg = coerce_overrides(cfg, overrides)
-    validate_config(cfg)
     check_names(cfg)
     return cfg
 
@@ -291,30 +354,23 @@ def check_names(cfg: TrainConfig) -> None:
 
 
 def validate_config(cfg: TrainConfig) -> None:
-    """Range checks that do not need the registries (those are checked when building)."""
-    def positive(name: str) -> None:
-        v = getattr(cfg, name)
-        if v is not None and not v > 0:
-            raise DCLError(f"{name} must be > 0, got {v}")
+    """Check every field of ``cfg`` again (its type and range, :mod:`dcl.config_rules`): a
+    TrainConfig checks itself when made, but its attributes can be reassigned since."""
+    check_types(cfg)
+    check_values(cfg)
 
-    for name in ("epochs", "batch_size", "lr", "width", "segments", "eval_batch_size", "dict_dim",
-                 "temperature", "dict_norm", "limit_train_batches", "micro_batches"):
-        positive(name)
-    if not 0.0 <= cfg.dropout < 1.0:
-        raise DCLError(f"dropout must be in [0, 1), got {cfg.dropout}")
-    if not 0.0 < cfg.gamma <= 1.0:
-        raise DCLError(f"gamma must be in (0, 1], got {cfg.gamma}")
-    if cfg.weight_decay < 0:
-        raise DCLError(f"weight_decay must be >= 0, got {cfg.weight_decay}")
-    if cfg.val_split < 0:
-        raise DCLError(f"val_split must be >= 0, got {cfg.val_split}")
-    if list(cfg.milestones) != sorted(cfg.milestones):
-        raise DCLError(f"milestones must be increasing, got {cfg.milestones}")
-    for name, valid in (("optimizer", ("adamw", "sgd")), ("schedule", ("multistep", "cosine", "constant")),
-                        ("similarity", ("dot", "cosine")), ("dict_init", ("normal", "orthogonal")),
-                        ("adapter", ("pool", "project")), ("dict_update", ("sequential", "accumulate")),
-                        ("dropout_kind", DROPOUT_KINDS), ("activation", ACTIVATIONS)):
-        if getattr(cfg, name) not in valid:
-            raise DCLError(f"unknown {name} {getattr(cfg, name)!r}; valid choices: {', '.join(valid)}")
-    if not cfg.device.startswith(("cpu", "cuda", "mps")):
-        raise DCLError(f"unknown device {cfg.device!r}; valid choices: cpu, cuda, cuda:N, mps")
+
+def explicit_fields(cfg: TrainConfig) -> set[str]:
+    """The fields of ``cfg`` that differ from the defaults with its preset applied: the ones
+    someone set on purpose."""
+    ref = TrainConfig()
+    if cfg.preset is not None and cfg.preset in PRESETS:
+        ref = coerce_overrides(ref, PRESETS.get(cfg.preset))
+    return {f.name for f in fields(TrainConfig) if getattr(cfg, f.name) != getattr(ref, f.name)}
+
+
+def check_fields_used(cfg: TrainConfig, custom_net: bool = False) -> None:
+    """Refuse a field set on purpose that this run's network, method, optimizer or schedule
+    never reads (:data:`dcl.config_rules.IGNORED_FIELDS`)."""
+    check_field_use(cfg, explicit_fields(cfg), custom_net)
+

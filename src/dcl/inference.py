@@ -8,12 +8,12 @@
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable
 
 import torch
 
-from .checkpoint import load_checkpoint
-from .config import TrainConfig
+from .checkpoint import checkpoint_config, load_checkpoint, load_fitting
 from .evaluate import Scores, check_prediction, collect_scores, prediction_error, sweep_p
 from .train import Run, build_run
 
@@ -25,16 +25,19 @@ def load_trained(checkpoint, *, data_dir=None, device: str | None = None, datase
     (a :class:`~dcl.data.Dataset`) replaces loading the run's dataset from ``data_dir``.
     """
     state = load_checkpoint(checkpoint)
-    cfg = TrainConfig.from_dict(state["config"])
+    path = Path(checkpoint) / "checkpoint.pt" if Path(checkpoint).is_dir() else Path(checkpoint)
+    cfg = checkpoint_config(state, path)
     if device is None:
         device = cfg.device if not cfg.device.startswith("cuda") or torch.cuda.is_available() else "cpu"
     # the saved dictionary replaces any freshly initialised one, so the reference checkpoint a
     # static dictionary took its norm from (dict_norm_from) is not needed any more
     cfg = cfg.replace(device=device, dict_norm_from=None)
     run = build_run(cfg, data_dir, dataset)
-    run.net.load_state_dict(state["net"])
-    run.method.aux.load_state_dict(state["aux"])
-    run.history = list(state.get("history", []))
+    config = f"arch {cfg.arch}, method {cfg.method}, data {cfg.data}"
+    load_fitting(run.net, state["net"], "network", path, config)
+    load_fitting(run.method.aux, state["aux"], "method", path, config)
+    history = state.get("history", [])
+    run.history = list(history) if isinstance(history, list) else []
     return run
 
 

@@ -23,20 +23,29 @@ from typing import Any, Callable
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import atomic_write_text, load_checkpoint, save_checkpoint, write_json
-from .config import TrainConfig, check_names, validate_config
+from .checkpoint import (RESUME_KEYS, atomic_write_text, checkpoint_config, load_checkpoint, load_fitting,
+                         restore_method_state, save_checkpoint, write_json)
+from .config import TrainConfig, check_fields_used, check_names, validate_config
 from .data import DATASETS, BatchLoader, Dataset, load_dataset
 from .errors import DCLError
 from .evaluate import collect_scores, errors
 from .methods import METHODS, Method, build_method
+from .lossguard import FiniteLossGuard
 from .optim import compile_network
 from .models import LocalNet, build_model, count_params
+from .runlock import hold_run_folder
 
 
 def resolve_device(name: str) -> torch.device:
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise DCLError(f"unknown device {name!r}; valid choices: cpu, cuda, cuda:N, mps") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise DCLError(f"device {name!r} is not available (no CUDA); use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise DCLError(f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} CUDA "
+                       f"device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise DCLError(f"device {name!r} is not available; use --device cpu")
     return dev
@@ -105,6 +114,9 @@ def build_run(cfg: TrainConfig, data_dir=None, dataset: Dataset | None = None,
     elif tuple(net.in_shape) != tuple(dataset.spec.in_shape) or net.num_classes != dataset.spec.num_classes:
         raise DCLError(f"the network takes inputs {tuple(net.in_shape)} and {net.num_classes} classes, but "
                        f"{cfg.data} has {tuple(dataset.spec.in_shape)} and {dataset.spec.num_classes}")
+    if cfg.batch_size < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+        raise DCLError(f"batch_size must be >= 2 for {cfg.arch}: its BatchNorm layers need 2 or more samples "
+                       f"per training batch, got {cfg.batch_size}")
     net = net.to(device)
     if cfg.channels_last:
         net = net.to(memory_format=torch.channels_last)
@@ -128,28 +140,60 @@ def train(cfg: TrainConfig, out: str | Path | None = None, *, data_dir=None, res
 
     ``resume=True`` continues from ``out/checkpoint.pt`` (the checkpoint's config is used,
     except ``epochs``, which may be raised to train longer).
+
+    ``out`` is checked (a folder that exists or can be made) and locked for the whole run
+    (:mod:`dcl.runlock`): a second run on the same folder is refused while this one runs.
     """
-    out = Path(out) if out is not None else None
+    if not isinstance(cfg, TrainConfig):
+        raise DCLError(f"train() needs a dcl.TrainConfig (e.g. dcl.resolve_config(arch='fc', data='mnist')), "
+                       f"got {type(cfg).__name__}")
+    validate_config(cfg)
+    if not resume:
+        check_fields_used(cfg, custom_net=net is not None)
+    if out is None:
+        if resume:
+            raise DCLError("--resume needs --out DIR (the folder holding checkpoint.pt)")
+        return _train(cfg, None, data_dir, False, progress, log, dataset, net)
+    if resume and not (Path(out) / "checkpoint.pt").is_file():
+        raise DCLError(f"no checkpoint at {Path(out) / 'checkpoint.pt'} to resume")
+    with hold_run_folder(out) as folder:
+        return _train(cfg, folder, data_dir, resume, progress, log, dataset, net)
+
+
+def _train(cfg: TrainConfig, out: Path | None, data_dir, resume: bool, progress: bool, log, dataset,
+           net) -> dict[str, Any]:
     state = None
     if resume:
-        if out is None:
-            raise DCLError("--resume needs --out DIR (the folder holding checkpoint.pt)")
-        state = load_checkpoint(out / "checkpoint.pt")
-        cfg = TrainConfig.from_dict({**state["config"], "epochs": cfg.epochs})
+        path = out / "checkpoint.pt"
+        state = load_checkpoint(path, require=RESUME_KEYS)
+        cfg = checkpoint_config({**state, "config": {**state["config"], "epochs": cfg.epochs}}, path)
     run = build_run(cfg, data_dir, dataset, net)
     start_epoch = 0
     if state is not None:
-        run.net.load_state_dict(state["net"])
-        run.method.aux.load_state_dict(state["aux"])
-        run.method.load_state_dict(state["method"])
-        torch.set_rng_state(state["rng"]["cpu"])
-        if run.device.type == "cuda" and state["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state(state["rng"]["cuda"], run.device)
-        run.history = list(state["history"])
+        restore_run(run, state, path)
         start_epoch = int(state["epoch"])
         if start_epoch >= cfg.epochs and log:
             log(f"checkpoint is already at epoch {start_epoch} of {cfg.epochs}; nothing to train")
     return fit(run, out, start_epoch=start_epoch, progress=progress, log=log)
+
+
+def restore_run(run: Run, state: dict[str, Any], path: Path) -> None:
+    """Load the weights, optimizer states, RNG and history of ``state`` into ``run``; anything
+    that does not fit the run's config is a one-line DCLError naming it."""
+    config = f"arch {run.cfg.arch}, method {run.cfg.method}, data {run.cfg.data}"
+    load_fitting(run.net, state["net"], "network", path, config)
+    load_fitting(run.method.aux, state["aux"], "method", path, config)
+    restore_method_state(run.method, state["method"], path, config)
+    rng = state["rng"]
+    try:
+        torch.set_rng_state(rng["cpu"])
+        if run.device.type == "cuda" and rng.get("cuda") is not None:
+            torch.cuda.set_rng_state(rng["cuda"], run.device)
+    except (TypeError, KeyError, RuntimeError, AttributeError):
+        raise DCLError(f"{path}: its saved random-number state is damaged") from None
+    if not isinstance(state["history"], list):
+        raise DCLError(f"{path}: its history is a {type(state['history']).__name__}, not a list of epochs")
+    run.history = list(state["history"])
 
 
 def fit(run: Run, out: Path | None, *, start_epoch: int = 0, progress: bool = False,
@@ -160,6 +204,11 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, progress: bool = Fa
     loader = run.train_loader()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    if getattr(loader, "__len__", None) is not None and len(loader) == 0:
+        raise DCLError(f"no training batch: the training split has {len(run.dataset.train)} sample(s), fewer than "
+                       f"one batch of {cfg.batch_size} (a last batch of 1 is dropped); lower batch_size")
+    guard = FiniteLossGuard(run.device, out, hint=f"a lower lr than {cfg.lr:g} may help")
+    checked, method.check_inputs = method.check_inputs, False  # the loader's batches come from checked splits
     for epoch in range(start_epoch, cfg.epochs):
         loader.set_epoch(epoch)
         net.train()
@@ -169,6 +218,7 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, progress: bool = Fa
                    dynamic_ncols=True)
         for x, y in bar:
             stats = method.train_step(x, y)
+            guard.check(stats, epoch + 1, steps + 1)
             loss_sum = stats["loss"] if loss_sum is None else loss_sum + stats["loss"]
             if "block_losses" in stats:
                 bl = stats["block_losses"]
@@ -177,6 +227,7 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, progress: bool = Fa
             samples += y.shape[0]
             if progress and steps % 10 == 0:
                 bar.set_postfix(loss=f"{float(loss_sum) / steps:.4f}")
+        guard.flush()
         if run.device.type == "cuda":
             torch.cuda.synchronize(run.device)
         train_seconds = time.perf_counter() - t0
@@ -203,6 +254,7 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, progress: bool = Fa
             save_checkpoint(out / "checkpoint.pt", checkpoint_state(run, epoch + 1))
             atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in run.history))
             write_json(out / "summary.json", summary(run))
+    method.check_inputs = checked
     result = summary(run)
     if out is not None:
         write_json(out / "summary.json", result)

@@ -54,9 +54,14 @@ def _int_list(text: str) -> list[int]:
 def run(args) -> int:
     import sys
 
-    from ..config import parse_set_options, resolve_config
+    from ..config import merge_options, parse_set_options, resolve_config
 
     overrides = parse_set_options(args.set)
+    named = dict(arch=args.arch, data=args.data, batch_size=args.batch_size, device=args.device,
+                 compile=args.compile or None, amp=args.amp or None, channels_last=args.channels_last or None)
+    merge_options(named, overrides)  # a field given by a flag and by --set is refused
+    if "method" in overrides:
+        raise DCLError(f"dcl bench takes no --set method={overrides['method']}; name the methods with --methods")
     for method in args.methods.split(","):  # bad names and values fail here, before torch is imported
         if method.strip():
             resolve_config(arch=args.arch, data=args.data, method=method.strip(), batch_size=args.batch_size,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import parse_set_options
+from ..config import merge_options, parse_set_options
 from ._common import print_json, table
 
 
@@ -29,7 +29,10 @@ def run(args) -> int:
         if name is not None:
             check_name(kind, name)  # a misspelt name fails before torch is imported
     from ..models import describe
-    d = describe(args.arch, args.data, args.method, preset=args.preset, **parse_set_options(args.set))
+    fields = merge_options(dict(arch=args.arch, data=args.data, method=args.method, preset=args.preset),
+                           parse_set_options(args.set))
+    d = describe(fields.pop("arch"), fields.pop("data", None), fields.pop("method", None),
+                 preset=fields.pop("preset", None), **fields)
     if args.json:
         print_json(d)
     else:

@@ -1,7 +1,7 @@
 """``dcl train``: train a network with a method on a dataset (see ``dcl list``)."""
 from __future__ import annotations
 
-from ..config import parse_set_options, resolve_config
+from ..config import merge_options, parse_set_options, resolve_config
 from ._common import add_data_dir, fmt, print_json, progress_default
 
 
@@ -34,17 +34,15 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    overrides = parse_set_options(args.set)
-    flags = dict(method=args.method, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                 seed=args.seed, device=args.device, val_split=args.val_split,
-                 limit_train_batches=args.limit_train_batches, dict_init=args.dict_init)
+    flags = dict(arch=args.arch, data=args.data, preset=args.preset, method=args.method, epochs=args.epochs,
+                 batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
+                 val_split=args.val_split, limit_train_batches=args.limit_train_batches, dict_init=args.dict_init)
     if args.dict_norm is not None:  # a number, else a checkpoint to read the norm from
         try:
             flags["dict_norm"] = float(args.dict_norm)
         except ValueError:
             flags["dict_norm_from"] = args.dict_norm
-    overrides.update({k: v for k, v in flags.items() if v is not None})
-    cfg = resolve_config(arch=args.arch, data=args.data, preset=args.preset, **overrides)
+    cfg = resolve_config(**merge_options(flags, parse_set_options(args.set)))
     from ..train import train  # torch: only once the arguments are known to be good
     quiet = args.json
     if not quiet:

@@ -38,17 +38,29 @@ CIFAR10_TOP, CIFAR10_ARCHIVE = "cifar-10-batches-py", "cifar-10-python.tar.gz"
 CIFAR10_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR10_TEST = "test_batch"
 CIFAR100_TOP, CIFAR100_ARCHIVE = "cifar-100-python", "cifar-100-python.tar.gz"
+#: the most bytes unpacked from either archive (each unpacks to 186 MB)
+UNPACKED_MAX_BYTES = 200 << 20
 
 
-def read_cifar_batch(path: Path, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
+#: the format's fixed sizes: images per file (CIFAR-10 batches and test files: 10,000;
+#: CIFAR-100's train file: 50,000) and bytes per image
+BATCH_IMAGES = {"train": 50_000}
+DEFAULT_BATCH_IMAGES = 10_000
+IMAGE_BYTES = 3 * 32 * 32
+
+
+def read_cifar_batch(path: Path, label_key: bytes, max_images: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One pickled batch -> images uint8 (N, 3, 32, 32), labels int64 (N,).
 
     A missing file, a pickle that is not a CIFAR batch, a ``data`` array of the wrong type or
-    shape, or non-integer labels raise DCLError naming the file.
+    shape, more than ``max_images`` images (default: the format's size of that file, checked
+    before the array is allocated), or non-integer labels raise DCLError naming the file.
     """
     if not path.is_file():
         raise DCLError(f"missing CIFAR batch file {path}")
-    batch = load_pickle(path)
+    if max_images is None:
+        max_images = BATCH_IMAGES.get(path.name, DEFAULT_BATCH_IMAGES)
+    batch = load_pickle(path, max_array_bytes=max_images * IMAGE_BYTES)
     if not isinstance(batch, dict):
         raise DCLError(f"{path}: expected a pickled dict (a CIFAR batch), found {type(batch).__name__}")
     key_name = label_key.decode()
@@ -57,9 +69,11 @@ def read_cifar_batch(path: Path, label_key: bytes) -> tuple[np.ndarray, np.ndarr
     if data is None or labels is None:
         keys = ", ".join(repr(k) for k in batch)
         raise DCLError(f"{path}: a CIFAR batch needs the keys b'data' and {label_key!r}; found {keys or 'none'}")
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != IMAGE_BYTES:
         what = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise DCLError(f"{path}: b'data' must be a uint8 array of shape (N, 3072), found {what}")
+    if data.shape[0] > max_images:
+        raise DCLError(f"{path}: {data.shape[0]} images, more than the {max_images} a file of this format holds")
     try:
         labels = np.asarray(labels)
     except Exception:  # ragged or odd objects
@@ -78,13 +92,13 @@ def _read_batches(spec: DatasetSpec, folder: Path, names: tuple[str, ...], label
 
 
 def read_cifar10(spec: DatasetSpec, folder: Path) -> tuple[Split, Split]:
-    batches = locate(folder, CIFAR10_TOP, CIFAR10_ARCHIVE, marker=CIFAR10_TEST)
+    batches = locate(folder, CIFAR10_TOP, CIFAR10_ARCHIVE, marker=CIFAR10_TEST, max_bytes=UNPACKED_MAX_BYTES)
     return (_read_batches(spec, batches, CIFAR10_TRAIN, b"labels"),
             _read_batches(spec, batches, (CIFAR10_TEST,), b"labels"))
 
 
 def read_cifar100(spec: DatasetSpec, folder: Path, label_key: bytes) -> tuple[Split, Split]:
-    files = locate(folder, CIFAR100_TOP, CIFAR100_ARCHIVE, marker="test")
+    files = locate(folder, CIFAR100_TOP, CIFAR100_ARCHIVE, marker="test", max_bytes=UNPACKED_MAX_BYTES)
     return (_read_batches(spec, files, ("train",), label_key),
             _read_batches(spec, files, ("test",), label_key))
 

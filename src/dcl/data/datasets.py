@@ -99,19 +99,29 @@ def candidate_dirs(spec: DatasetSpec, data_dir=None) -> list[Path]:
             + [Path(d) for d in spec.system_dirs])
 
 
-def to_split(images: np.ndarray, labels: np.ndarray, spec: DatasetSpec, source: str) -> Split:
-    """Validate and wrap numpy arrays: images (N, C, H, W) or (N, H, W) uint8, labels (N,)."""
+def to_split(images: np.ndarray, labels: np.ndarray, spec: DatasetSpec, source: str,
+             label_source: str | None = None) -> Split:
+    """Validate and wrap numpy arrays: images (N, C, H, W) or (N, H, W) uint8, labels (N,).
+
+    ``source`` names the images' file, ``label_source`` the labels' (default: the same file);
+    each error blames the file it is about. A split without images is an error.
+    """
+    label_source = label_source or source
     if images.ndim == 3:
         images = images[:, None]
     if images.dtype != np.uint8:
         raise DCLError(f"{source}: images must be uint8, got {images.dtype}")
     if images.ndim != 4 or tuple(images.shape[1:]) != spec.in_shape:
         raise DCLError(f"{source}: images have shape {tuple(images.shape)}, expected (N, {', '.join(map(str, spec.in_shape))})")
+    if images.shape[0] == 0:
+        raise DCLError(f"{source} holds no images (N = 0); a {spec.name} split needs at least one")
     labels = np.asarray(labels).reshape(-1).astype(np.int64)
     if labels.shape[0] != images.shape[0]:
-        raise DCLError(f"{source}: {images.shape[0]} images but {labels.shape[0]} labels")
-    if labels.size and (labels.min() < 0 or labels.max() >= spec.num_classes):
-        raise DCLError(f"{source}: labels must lie in [0, {spec.num_classes}), found [{labels.min()}, {labels.max()}]")
+        where = source if label_source == source else f"{label_source} and {source}"
+        raise DCLError(f"{where}: {images.shape[0]} images but {labels.shape[0]} labels")
+    if labels.min() < 0 or labels.max() >= spec.num_classes:
+        bad = labels.min() if labels.min() < 0 else labels.max()
+        raise DCLError(f"{label_source}: labels must lie in [0, {spec.num_classes}), found {bad}")
     return Split(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels))
 
 
@@ -167,6 +177,10 @@ IDX_FILES = {
 }
 
 
+#: the most samples an IDX split of these datasets holds (MNIST-style training sets: 60,000)
+IDX_MAX_SAMPLES = 60_000
+
+
 def read_idx_dataset(spec: DatasetSpec, folder: Path) -> tuple[Split, Split]:
     splits = []
     for split, (img_stem, lbl_stem) in IDX_FILES.items():
@@ -174,10 +188,13 @@ def read_idx_dataset(spec: DatasetSpec, folder: Path) -> tuple[Split, Split]:
         if img is None or lbl is None:
             missing = img_stem if img is None else lbl_stem
             raise DCLError(f"{spec.name}: missing {split} split file {folder / missing}[.gz]")
-        images, labels = read_idx(img), read_idx(lbl)
-        if images.ndim != 3 or labels.ndim != 1:
-            raise DCLError(f"{img}: expected idx3 images and idx1 labels, got {images.ndim}-D and {labels.ndim}-D")
-        splits.append(to_split(images, labels, spec, str(img)))
+        images = read_idx(img, max_bytes=IDX_MAX_SAMPLES * int(np.prod(spec.in_shape)))
+        labels = read_idx(lbl, max_bytes=IDX_MAX_SAMPLES)
+        if images.ndim != 3:
+            raise DCLError(f"{img}: expected idx3 images (N, H, W), got a {images.ndim}-D array")
+        if labels.ndim != 1:
+            raise DCLError(f"{lbl}: expected idx1 labels (N,), got a {labels.ndim}-D array")
+        splits.append(to_split(images, labels, spec, str(img), str(lbl)))
     return splits[0], splits[1]
 
 

@@ -13,27 +13,22 @@ otherwise it downloads the missing files into ``data_root(data_dir)/<folder>/``:
 * to ``NAME.part`` first, resuming a previous partial download with an HTTP ``Range``
   request (a server that ignores it sends the whole file, which is then written afresh);
 * then checks the size and MD5; a mismatch deletes the ``.part`` file and raises DCLError
-  naming the file; only a verified file is renamed to its final name.
+  naming the file; only a verified file is renamed to its final name;
+* bounded in schemes, bytes and time (:mod:`dcl.data.transfer`).
 
 The base URL can be replaced by a mirror laid out like a data folder
 (``MIRROR/<folder>/<file>``): the ``mirror`` argument, else the ``DCL_DATA_MIRROR`` variable.
 """
 from __future__ import annotations
 
-import gzip
-import hashlib
-import http.client
 import os
 import sys
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DCLError, choices_error
 from .datasets import DATASETS, data_root, find_dataset_folder
-
-_CHUNK = 1 << 20
+from .transfer import check_url, download_file, md5_file  # noqa: F401  (download_file, md5_file: public here too)
 
 
 @dataclass(frozen=True)
@@ -134,20 +129,12 @@ def known_file(folder_key: str, path: str) -> KnownFile:
     raise KeyError(f"{folder_key}/{path}")
 
 
-def md5_file(path: str | os.PathLike, gunzip: bool = False) -> str:
-    """MD5 of a file's bytes (``gunzip=True``: of its decompressed content)."""
-    h = hashlib.md5()
-    with (gzip.open if gunzip else open)(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def resolve_url(folder: str, f: KnownFile, mirror: str | None = None) -> str:
     """``f``'s canonical URL, or ``MIRROR/<folder>/<path>`` when a mirror is given or set in
     ``DCL_DATA_MIRROR``."""
     mirror = mirror or os.environ.get("DCL_DATA_MIRROR")
     if mirror:
+        check_url(mirror, "mirror URL")
         return f"{mirror.rstrip('/')}/{folder}/{f.path}"
     if f.url is None:
         raise DCLError(f"{f.path} has no download URL (it comes out of an archive)")
@@ -172,65 +159,6 @@ def _downloads(name: str) -> tuple[str, tuple[str, ...]]:
     if name not in DOWNLOADS:
         raise choices_error("dataset to download", name, sorted(DOWNLOADS))
     return DOWNLOADS[name]
-
-
-def download_file(url: str, dest: str | os.PathLike, md5: str, size: int | None = None, *,
-                  progress: bool = False, timeout: float = 60.0) -> Path:
-    """Download ``url`` to ``dest`` through ``dest.part``, resuming it if it exists.
-
-    Once the server's response is complete, the file must have ``size`` bytes (if given)
-    and MD5 ``md5``; otherwise the ``.part`` file is deleted and DCLError names the file. A
-    dropped connection (fewer bytes than the response announced, or a network error) keeps
-    the ``.part`` file so that a second call resumes it.
-    """
-    from tqdm.auto import tqdm
-
-    dest = Path(dest)
-    part = dest.with_name(dest.name + ".part")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    have = part.stat().st_size if part.exists() else 0
-    if size is not None and have > size:
-        part.unlink()
-        have = 0
-    if size is None or have < size:
-        headers = {"User-Agent": "dcl-data/1"}
-        if have:
-            headers["Range"] = f"bytes={have}-"
-        try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as r:
-                resumed = have > 0 and r.status == 206 and \
-                    r.headers.get("Content-Range", "").startswith(f"bytes {have}-")
-                if not resumed:
-                    have = 0  # the server sent the whole file: start over
-                length = r.headers.get("Content-Length")
-                promised = int(length) if length and length.isdigit() else None
-                total = size if size is not None else (have + promised if promised is not None else None)
-                received = 0
-                with open(part, "ab" if resumed else "wb") as out, \
-                        tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                             desc=dest.name, disable=not progress, leave=False) as bar:
-                    for chunk in iter(lambda: r.read(_CHUNK), b""):
-                        out.write(chunk)
-                        received += len(chunk)
-                        bar.update(len(chunk))
-                if promised is not None and received < promised:  # connection dropped: keep .part
-                    raise DCLError(f"download of {url} stopped at {have + received} bytes of "
-                                   f"{have + promised}; run the command again to resume from {part}")
-        except urllib.error.HTTPError as e:
-            if not (e.code == 416 and have):  # 416: nothing left to send, the .part may be whole
-                raise DCLError(f"download of {url} failed: HTTP {e.code} {e.reason}") from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-            reason = getattr(e, "reason", None) or f"{type(e).__name__}: {e}"
-            again = f"run the command again to resume from {part}" if part.exists() else "try again later"
-            raise DCLError(f"download of {url} failed ({reason}); {again}") from None
-    got_size = part.stat().st_size  # a complete response: now it must be the right file
-    got = md5_file(part)
-    if got != md5 or (size is not None and got_size != size):
-        part.unlink()
-        raise DCLError(f"{dest.name}: checksum mismatch (MD5 {got}, {got_size} bytes; expected MD5 {md5}"
-                       f"{f', {size} bytes' if size is not None else ''}); deleted the partial download {part}")
-    os.replace(part, dest)
-    return dest
 
 
 def fetch_dataset(name: str, data_dir: str | os.PathLike | None = None, *, mirror: str | None = None,

@@ -5,6 +5,7 @@ computed).
 from __future__ import annotations
 
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def check_file(folder: Path, f: KnownFile) -> FileCheck | None:
         if f.content_md5:
             try:
                 got_content = md5_file(path, gunzip=True)
-            except (OSError, EOFError):
+            except (OSError, EOFError, zlib.error):
                 got_content = "unreadable"
             return FileCheck(path, OK_CONTENT if got_content == f.content_md5 else MISMATCH, f.content_md5, got_content)
         return FileCheck(path, MISMATCH, f.md5, got)

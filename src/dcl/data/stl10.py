@@ -25,6 +25,10 @@ STL10_MEAN = (0.447, 0.440, 0.407)
 STL10_STD = (0.260, 0.257, 0.271)
 STL10_TOP, STL10_ARCHIVE = "stl10_binary", "stl10_binary.tar.gz"
 IMAGE_BYTES = 3 * 96 * 96
+#: the format's fixed sizes: images per split, and the most bytes unpacked from the archive
+#: without unlabeled_X.bin (360 MB)
+SPLIT_IMAGES = {"train": 5_000, "test": 8_000}
+UNPACKED_MAX_BYTES = 400 << 20
 
 
 def _skip_unlabeled(path: PurePosixPath) -> bool:
@@ -37,6 +41,11 @@ def read_stl10_split(spec: DatasetSpec, folder: Path, split: str) -> Split:
     for p in (xp, yp):
         if not p.is_file():
             raise DCLError(f"missing STL-10 {split} split file {p}")
+    most = SPLIT_IMAGES.get(split, max(SPLIT_IMAGES.values()))
+    for p, per_image in ((xp, IMAGE_BYTES), (yp, 1)):
+        if p.stat().st_size > most * per_image:
+            raise DCLError(f"{p} is {p.stat().st_size:,} bytes, more than the {most:,} images of the STL-10 "
+                           f"{split} split take ({most * per_image:,} bytes); not an STL-10 file")
     raw = np.fromfile(xp, dtype=np.uint8)
     if raw.size == 0 or raw.size % IMAGE_BYTES:
         raise DCLError(f"{xp} is truncated or not an STL-10 image file: {raw.size} bytes is not a "
@@ -47,11 +56,12 @@ def read_stl10_split(spec: DatasetSpec, folder: Path, split: str) -> Split:
         raise DCLError(f"{yp}: {labels.size} labels for {images.shape[0]} images in {xp.name} (truncated file?)")
     if labels.size and (labels.min() < 1 or labels.max() > 10):
         raise DCLError(f"{yp}: STL-10 labels must lie in 1..10, found [{labels.min()}, {labels.max()}]")
-    return to_split(np.ascontiguousarray(images), labels.astype(np.int64) - 1, spec, str(xp))
+    return to_split(np.ascontiguousarray(images), labels.astype(np.int64) - 1, spec, str(xp), str(yp))
 
 
 def read_stl10(spec: DatasetSpec, folder: Path) -> tuple[Split, Split]:
-    files = locate(folder, STL10_TOP, STL10_ARCHIVE, marker="test_X.bin", keep=_skip_unlabeled)
+    files = locate(folder, STL10_TOP, STL10_ARCHIVE, marker="test_X.bin", keep=_skip_unlabeled,
+                   max_bytes=UNPACKED_MAX_BYTES)
     return read_stl10_split(spec, files, "train"), read_stl10_split(spec, files, "test")
 
 

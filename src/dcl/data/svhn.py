@@ -26,6 +26,8 @@ from .datasets import DatasetSpec, Split, register_dataset, to_split
 SVHN_MEAN = (0.431, 0.430, 0.446)
 SVHN_STD = (0.197, 0.198, 0.199)
 SVHN_FILES = {"train": "train_32x32.mat", "extra": "extra_32x32.mat", "test": "test_32x32.mat"}
+#: the format's fixed sizes: samples per file (checked from the headers before allocating)
+SVHN_COUNTS = {"train_32x32.mat": 73_257, "extra_32x32.mat": 531_131, "test_32x32.mat": 26_032}
 
 
 def _scipy_io():
@@ -55,6 +57,9 @@ def _check_shapes(path: Path) -> int:
         raise DCLError(f"{path}: X has shape {tuple(x)}, expected (32, 32, 3, N)")
     if int(np.prod(y)) != x[3]:
         raise DCLError(f"{path}: {x[3]} images but y has shape {tuple(y)}")
+    most = SVHN_COUNTS.get(path.name, max(SVHN_COUNTS.values()))
+    if x[3] > most:
+        raise DCLError(f"{path}: its header declares {x[3]:,} images, more than the {most:,} of this SVHN file")
     return int(x[3])
 
 

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checks import as_int, as_real, check_labels, check_tensor
 from ..errors import DCLError
 
 SIMILARITIES = ("dot", "cosine")
@@ -48,6 +49,7 @@ def feature_vectors_mean(features: Tensor, segments: int | None = None, normaliz
 
     With ``normalize=True`` each C-dim vector is L2-normalised before the mean (cosine form).
     """
+    check_tensor(features, "features")
     if features.dim() == 4:  # (B, C, H, W)
         if segments not in (None, 1):
             raise DCLError(f"segments={segments} only applies to flat (B, F) features, got shape {tuple(features.shape)}")
@@ -86,11 +88,25 @@ def pool_dictionary(dictionary: Tensor, width: int) -> Tensor:
     return F.adaptive_avg_pool1d(dictionary.unsqueeze(1), width).squeeze(1)
 
 
-def _check_similarity(similarity: str, temperature: float) -> None:
+def _check_similarity(similarity: str, temperature: float) -> float:
     if similarity not in SIMILARITIES:
         raise DCLError(f"unknown similarity {similarity!r}; valid choices: {', '.join(SIMILARITIES)}")
-    if not temperature > 0:
-        raise DCLError(f"temperature must be > 0, got {temperature}")
+    return as_real(temperature, "temperature", positive=True)
+
+
+def _check_inputs(features: Tensor, dictionary: Tensor, segments: int | None) -> None:
+    """Types, dtypes and devices of :func:`dict_logits`'s inputs (no data is read: no sync)."""
+    check_tensor(features, "features")
+    check_tensor(dictionary, "dictionary")
+    if dictionary.dim() != 2 or dictionary.shape[0] < 2 or dictionary.shape[1] < 1:
+        raise DCLError(f"dictionary must be (Z, C_D) with Z >= 2 label embeddings, got shape {tuple(dictionary.shape)}")
+    if not features.is_floating_point() or features.dtype != dictionary.dtype:
+        raise DCLError(f"features ({features.dtype}) and dictionary ({dictionary.dtype}) must have the same "
+                       f"floating-point dtype; convert one (e.g. features.float())")
+    if features.device != dictionary.device:
+        raise DCLError(f"features are on {features.device} but the dictionary is on {dictionary.device}")
+    if segments is not None:
+        as_int(segments, "segments", lo=1)
 
 
 def dict_logits(
@@ -101,9 +117,8 @@ def dict_logits(
     temperature: float = 1.0,
 ) -> Tensor:
     """Dictionary logits of Eq. 2: ``features`` (see module doc), ``dictionary (Z, C_D)`` -> ``(B, Z)``."""
-    _check_similarity(similarity, temperature)
-    if dictionary.dim() != 2:
-        raise DCLError(f"dictionary must be (Z, C_D), got shape {tuple(dictionary.shape)}")
+    temperature = _check_similarity(similarity, temperature)
+    _check_inputs(features, dictionary, segments)
     cosine = similarity == "cosine"
     h = feature_vectors_mean(features, segments, normalize=cosine)  # (B, C)
     d = F.normalize(dictionary, dim=1) if cosine else dictionary
@@ -120,17 +135,11 @@ def dict_loss(
     similarity: str = "dot",
     temperature: float = 1.0,
 ) -> Tensor:
-    """L_dict (Eq. 2): cross-entropy of :func:`dict_logits` against integer ``labels (B,)``."""
+    """L_dict (Eq. 2): cross-entropy of :func:`dict_logits` against integer ``labels (B,)``
+    in ``[0, Z)`` (checked: one reduction over the labels)."""
     logits = dict_logits(features, dictionary, segments, similarity, temperature)
-    _check_labels(labels, logits)
-    return F.cross_entropy(logits, labels)
-
-
-def _check_labels(labels: Tensor, logits: Tensor) -> None:
-    if labels.dim() != 1 or labels.shape[0] != logits.shape[0]:
-        raise DCLError(f"labels must be (B,) with B={logits.shape[0]}, got shape {tuple(labels.shape)}")
-    if labels.dtype not in (torch.int64, torch.int32, torch.uint8, torch.int16):
-        raise DCLError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    check_labels(labels, logits.shape[0], dictionary.shape[0])
+    return F.cross_entropy(logits, labels.long())
 
 
 def init_dictionary(
@@ -148,10 +157,10 @@ def init_dictionary(
     """
     if init not in DICT_INITS:
         raise DCLError(f"unknown dictionary init {init!r}; valid choices: {', '.join(DICT_INITS)}")
-    if num_classes < 2 or dim < 1:
-        raise DCLError(f"dictionary needs Z >= 2 classes and C_D >= 1 dims, got Z={num_classes}, C_D={dim}")
-    if norm is not None and not norm > 0:
-        raise DCLError(f"dictionary row norm must be > 0, got {norm}")
+    num_classes = as_int(num_classes, "num_classes (Z)", lo=2)
+    dim = as_int(dim, "dim (C_D)", lo=1)
+    if norm is not None:
+        norm = as_real(norm, "dictionary row norm", positive=True)
     d = torch.randn(num_classes, dim, generator=generator)
     if init == "orthogonal":
         if num_classes > dim:
@@ -198,9 +207,9 @@ class DictionaryContrastiveLoss(nn.Module):
         super().__init__()
         if temperature is None:
             temperature = DEFAULT_COSINE_TEMPERATURE if similarity == "cosine" else 1.0
-        _check_similarity(similarity, temperature)
-        self.num_classes = int(num_classes)
-        self.dim = int(dim)
+        temperature = _check_similarity(similarity, temperature)
+        self.num_classes = as_int(num_classes, "num_classes (Z)", lo=2)
+        self.dim = as_int(dim, "dim (C_D)", lo=1)
         self.static = bool(static)
         self.similarity = similarity
         self.temperature = float(temperature)
@@ -218,6 +227,7 @@ class DictionaryContrastiveLoss(nn.Module):
                weight: Tensor | None = None) -> Tensor:
         """``(B, Z)`` logits; ``weight (Z', C_D)`` replaces the dictionary (e.g. detached, or
         super-label embeddings), giving ``(B, Z')``."""
+        check_tensor(features, "features")
         d = self.embeddings() if weight is None else weight
         if projection is not None:
             if self.similarity == "cosine":
@@ -231,12 +241,14 @@ class DictionaryContrastiveLoss(nn.Module):
 
     def forward(
         self, features: Tensor, labels: Tensor, segments: int | None = None, projection: nn.Module | None = None,
-        weight: Tensor | None = None,
+        weight: Tensor | None = None, check: bool = True,
     ) -> Tensor:
+        """L_dict of ``features`` against ``labels (B,)``. ``check``: check the labels' shape and
+        range (one reduction and a host read); a method whose ``train_step`` checked its batch
+        already passes False."""
         logits = self.logits(features, segments, projection, weight)
-        _check_labels(labels, logits)
-        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
-            raise DCLError(f"labels must lie in [0, {self.num_classes}), got range [{int(labels.min())}, {int(labels.max())}]")
+        if check:
+            check_labels(labels, logits.shape[0], logits.shape[1])
         return F.cross_entropy(logits, labels)
 
     @torch.no_grad()

@@ -19,11 +19,13 @@ Contract for a new method (one new file in this package):
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
 
+from ..checks import check_labels, check_tensor
 from ..errors import DCLError
 from ..evaluate import BatchPredictions
 from ..models.base import LocalNet
@@ -52,6 +54,46 @@ class Method:
     supports_micro_batches = False
     #: M when ``cfg.micro_batches`` is None
     default_micro_batches = 1
+    #: check every ``train_step``'s batch (shape, dtype, label range) before it runs; the engine
+    #: turns it off for its own batches, which come from checked splits
+    check_inputs: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every method's own ``train_step`` is wrapped in :meth:`check_batch` (one check per
+        call at the public boundary, nothing inside the step's loops)."""
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("train_step")
+        if step is not None and not getattr(step, "_checks_batch", False):
+            @functools.wraps(step)
+            def train_step(self, x, y, *args, **kw):
+                if self.check_inputs:
+                    self.check_batch(x, y)
+                return step(self, x, y, *args, **kw)
+            train_step._checks_batch = True  # type: ignore[attr-defined]
+            cls.train_step = train_step
+
+    def check_batch(self, x: Tensor, y: Tensor) -> None:
+        """``x`` must be a float tensor ``(B, *net.in_shape)`` on the method's device and ``y``
+        integer labels ``(B,)`` in ``[0, Z)``; anything else is a one-line DCLError."""
+        check_tensor(x, "x (the input batch)")
+        shape = tuple(self.net.in_shape)
+        if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+            raise DCLError(f"x must have shape (B, {', '.join(map(str, shape))}) for this network, "
+                           f"got {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise DCLError(f"x must be a float tensor (normalised inputs), got dtype {x.dtype}")
+        if x.shape[0] < 1:
+            raise DCLError("x is an empty batch (B = 0)")
+        if x.device.type != self.device.type:
+            raise DCLError(f"x is on {x.device} but the method runs on {self.device}; move it with x.to(...)")
+        weight = next(self.net.parameters(), None)
+        if weight is not None and weight.is_floating_point() and x.dtype != weight.dtype:
+            raise DCLError(f"x is {x.dtype} but the network's weights are {weight.dtype}; convert one "
+                           f"(e.g. x.to({weight.dtype}))")
+        if x.shape[0] < 2 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.net.modules()):
+            raise DCLError(f"a training batch of {x.shape[0]} sample is too small: the network's BatchNorm "
+                           f"layers need 2 or more")
+        check_labels(y, x.shape[0], self.net.num_classes, "y (the labels)")
 
     def __init__(self, net: LocalNet, cfg, device: torch.device | str = "cpu"):
         self.net = net
@@ -61,6 +103,7 @@ class Method:
         self.optimizers: list[torch.optim.Optimizer] = []
         self.schedulers: list[Any] = []
         self.micro_batches = self.resolve_micro_batches(cfg)
+        self._check_micro_batch_size()
         self.build()
         self.aux.to(self.device)
 
@@ -114,15 +157,23 @@ class Method:
             raise DCLError(f"micro_batches={m} is larger than the batch size {cfg.batch_size}")
         return m
 
+    def _check_micro_batch_size(self) -> None:
+        if self.micro_batches > 1 and self.cfg.batch_size // self.micro_batches < 2 and \
+                any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.net.modules()):
+            raise DCLError(f"micro_batches={self.micro_batches} leaves micro-batches of 1 sample of the batch of "
+                           f"{self.cfg.batch_size}; the network's BatchNorm layers need 2 or more")
+
     def split_batch(self, x: Tensor, y: Tensor) -> list[tuple[Tensor, Tensor, float]]:
         """``[(x_m, y_m, n_m / B)]``: the batch in :attr:`micro_batches` near-equal parts (views).
         A mean loss over part m times ``n_m / B`` summed over the parts is the batch's mean loss,
         so the summed gradients are the batch's (exactly, unless BatchNorm statistics or dropout
         masks differ between a micro-batch and the whole batch: docs/benchmarks.md)."""
-        m = min(self.micro_batches, x.shape[0])
+        n = x.shape[0]
+        m = min(self.micro_batches, n)
+        if m > 1 and any(isinstance(mod, nn.modules.batchnorm._BatchNorm) for mod in self.net.modules()):
+            m = min(m, n // 2)  # BatchNorm needs 2 samples or more in every part (a short last batch)
         if m <= 1:
             return [(x, y, 1.0)]
-        n = x.shape[0]
         return [(xs, ys, xs.shape[0] / n) for xs, ys in zip(x.tensor_split(m), y.tensor_split(m))]
 
     def add_optimizer(self, params) -> torch.optim.Optimizer:

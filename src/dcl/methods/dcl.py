@@ -147,7 +147,7 @@ class DCL(LocalMethod):
     def block_loss(self, i: int, h: Tensor, y: Tensor) -> Tensor:
         d = self.dictionary_of(i)
         weight = None if self.learns_dictionary(i) else d.weight.detach()  # sg[t]
-        return d(self.net.features(i, h), y, self.net.segments(i), self.projection(i), weight)
+        return d(self.net.features(i, h), y, self.net.segments(i), self.projection(i), weight, check=False)
 
 
 class StaticDCL(DCL):

@@ -34,6 +34,7 @@ from typing import Any, Mapping, Sequence, Union
 import torch
 from torch import nn
 
+from ..checks import as_int, is_integer
 from ..errors import DCLError
 from .base import LAYOUTS, BlockSpec, LocalNet
 
@@ -84,7 +85,7 @@ def make_local(model: nn.Module, split_after: Sequence[int] | None = None, *,
         raise DCLError(f"the head must output logits (B, Z); it outputs (B, {', '.join(map(str, out_shape))})")
     if num_classes is None:
         num_classes = out_shape[0]
-    elif num_classes != out_shape[0]:
+    elif as_int(num_classes, "num_classes") != out_shape[0]:
         raise DCLError(f"num_classes={num_classes} but the head outputs {out_shape[0]} logits")
     if num_classes < 2:
         raise DCLError(f"the head must output Z >= 2 class logits, got {num_classes}")
@@ -111,7 +112,7 @@ def infer_spec(shape: Sequence[int], layout: str | None = None, segments: int | 
     if segments is not None and layout != "flat":
         raise DCLError(f"{where}: segments only apply to flat (B, F) outputs, not layout {layout!r}")
     if layout == "flat":
-        k = 1 if segments is None else int(segments)
+        k = 1 if segments is None else as_int(segments, f"{where}: segments")
         if k < 1 or shape[0] % k:
             raise DCLError(f"{where}: segments K={segments} must be a positive divisor of F={shape[0]}")
         return BlockSpec(shape[0] // k, "flat", k)
@@ -122,10 +123,10 @@ def infer_spec(shape: Sequence[int], layout: str | None = None, segments: int | 
 
 # --- helpers ------------------------------------------------------------------------------
 def _check_shape(in_shape: Sequence[int]) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(s) for s in in_shape)
-    except (TypeError, ValueError):
-        raise DCLError(f"in_shape must be a sequence of positive ints such as (3, 32, 32), got {in_shape!r}") from None
+    if isinstance(in_shape, (str, bytes)) or not hasattr(in_shape, "__iter__") or \
+            not all(is_integer(s) for s in in_shape):
+        raise DCLError(f"in_shape must be a sequence of positive ints such as (3, 32, 32), got {in_shape!r}")
+    shape = tuple(int(s) for s in in_shape)
     if not shape or any(s < 1 for s in shape):
         raise DCLError(f"in_shape must be a sequence of positive ints such as (3, 32, 32), got {in_shape!r}")
     return shape
@@ -136,10 +137,10 @@ def _split_sequential(model: nn.Module, split_after: Sequence[int]) -> tuple[lis
         raise DCLError(f"split_after needs an nn.Sequential, got {type(model).__name__}; "
                        f"name the submodules instead: make_local(model, blocks=[...], head=...)")
     n = len(model)
-    try:
-        cuts = [int(i) + n if int(i) < 0 else int(i) for i in split_after]
-    except (TypeError, ValueError):
-        raise DCLError(f"split_after must be a list of module indices, got {split_after!r}") from None
+    if isinstance(split_after, (str, bytes)) or not hasattr(split_after, "__iter__") or \
+            not all(is_integer(i) for i in split_after):
+        raise DCLError(f"split_after must be a list of module indices (integers), got {split_after!r}")
+    cuts = [int(i) + n if int(i) < 0 else int(i) for i in split_after]
     if not cuts:
         raise DCLError("split_after must name at least one index (one block)")
     if any(b <= a for a, b in zip(cuts, cuts[1:])) or cuts[0] < 0 or cuts[-1] > n - 2:
