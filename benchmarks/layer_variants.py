@@ -29,24 +29,30 @@ def _plain_bn_act(m: nn.Module) -> list[nn.Module]:
     return [bn, act]
 
 
+def _convert(module: nn.Module, options: set[str]) -> nn.Module:
+    """``module`` with the lean layers named in ``options`` made plain (children first)."""
+    if "pool" in options and isinstance(module, LeanMaxPool2d):
+        return nn.MaxPool2d(module.kernel_size, module.stride, module.padding)
+    if "drop" in options and isinstance(module, LeanDropout2d):
+        return nn.Dropout2d(module.p)
+    if "drop" in options and isinstance(module, LeanDropout):
+        return nn.Dropout(module.p)
+    for name, child in list(module.named_children()):
+        new = _convert(child, options)
+        if new is not child:
+            setattr(module, name, new)
+    if isinstance(module, nn.Sequential):
+        mods = []
+        for m in module:
+            mods += _plain_bn_act(m) if "bn" in options and isinstance(m, (BatchNormAct1d, BatchNormAct2d)) else [m]
+        seq = nn.Sequential if "ln" in options or not isinstance(module, LeanSequential) else LeanSequential
+        if len(mods) != len(module) or seq is not type(module):
+            return seq(*mods)
+    return module
+
+
 def unlean(net: nn.Module, options: set[str]) -> nn.Module:
     bad = set(options) - set(OPTIONS)
     if bad:
         raise SystemExit(f"unknown layer option(s) {sorted(bad)}; valid: {OPTIONS}")
-    for parent in list(net.modules()):
-        for name, child in list(parent.named_children()):
-            if "pool" in options and isinstance(child, LeanMaxPool2d):
-                setattr(parent, name, nn.MaxPool2d(child.kernel_size, child.stride, child.padding))
-            elif "drop" in options and isinstance(child, LeanDropout2d):
-                setattr(parent, name, nn.Dropout2d(child.p))
-            elif "drop" in options and isinstance(child, LeanDropout):
-                setattr(parent, name, nn.Dropout(child.p))
-            elif isinstance(child, nn.Sequential):
-                mods = []
-                for m in child:
-                    mods += _plain_bn_act(m) if "bn" in options and isinstance(m, (BatchNormAct1d, BatchNormAct2d)) \
-                        else [m]
-                seq = nn.Sequential if "ln" in options or not isinstance(child, LeanSequential) else LeanSequential
-                if len(mods) != len(child) or seq is not type(child):
-                    setattr(parent, name, seq(*mods))
-    return net
+    return _convert(net, set(options))
