@@ -58,19 +58,27 @@ class _LayerNormLinear(torch.autograd.Function):
         a_s = g.t().mm(x_hat)                                # (O, D): the one weight-gradient product
         del x_hat
         g1 = g.sum(0)                                        # (O,) = G^T 1
-        d_gamma = d_beta = d_weight = None
-        if gamma is not None and ctx.needs_input_grad[1]:
-            # sum_i W_ij A_ij = sum_i W_ij (A_s)_ij / s_j
-            d_gamma = torch.mul(weight, a_s).sum(0).div_(s)
-        if beta is not None and ctx.needs_input_grad[2]:
-            d_beta = g1.matmul(weight)                       # W^T (G^T 1)
-        if ctx.needs_input_grad[4]:
-            d_weight = a_s                                   # A diag(gamma) where s = gamma ...
-            if gamma is not None and bool(tiny.any()):       # ... times gamma where s = 1
-                cols = tiny.nonzero().flatten()
-                d_weight.index_copy_(1, cols, d_weight.index_select(1, cols) * gamma[cols])
+        need_gamma = gamma is not None and ctx.needs_input_grad[1]
+        need_weight = ctx.needs_input_grad[4]
+        d_beta = g1.matmul(weight) if beta is not None and ctx.needs_input_grad[2] else None  # W^T (G^T 1)
+        d_gamma = torch.zeros_like(gamma) if need_gamma else None
+        rare = gamma is not None and bool(tiny.any())
+        # row chunks of ~1 MiB: each chunk of A_s is still in cache when it is turned into dW
+        rows = max(1, (1 << 20) // (4 * d))
+        for r in range(0, o, rows):
+            a_c = a_s[r:r + rows]
+            if need_gamma:  # sum_i W_ij A_ij = sum_i W_ij (A_s)_ij / s_j
+                d_gamma.add_(torch.mul(weight[r:r + rows], a_c).sum(0))
+            if need_weight and not rare and beta is not None:
+                a_c.addr_(g1[r:r + rows], beta)                  # dW = A diag(gamma) + (G^T 1) beta^T
+        if need_gamma:
+            d_gamma.div_(s)
+        d_weight = a_s if need_weight else None
+        if need_weight and rare:  # columns with |gamma| < _TINY were not scaled (s = 1): scale them now
+            cols = tiny.nonzero().flatten()
+            d_weight.index_copy_(1, cols, d_weight.index_select(1, cols) * gamma[cols])
             if beta is not None:
-                d_weight.addr_(g1, beta)                     # + (G^T 1) beta^T
+                d_weight.addr_(g1, beta)
         d_bias = g1 if ctx.has_bias and ctx.needs_input_grad[5] else None
         return None, d_gamma, d_beta, None, d_weight, d_bias
 
