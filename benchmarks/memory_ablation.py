@@ -1,16 +1,17 @@
-"""Accounted training memory of each leanness change, before/after (docs/benchmarks.md, table M2).
+"""Accounted training memory of each leanness change, before/after (docs/benchmarks.md, table M1).
 
     .venv/bin/python benchmarks/memory_ablation.py [--arch vgg8b] [--data cifar10] [--batch-size 128]
 
-Deterministic (no timing): for each variant, BP and DCL take one step, then one measured step
-under dcl.bench.TrainingMemoryMeter. Variants:
+Deterministic (no timing): for each variant, each method takes one step, then one measured step
+under dcl.bench.TrainingMemoryMeter. Variants (layer switches: benchmarks/layer_variants.py):
 
-* ``before``        the loops as first written: BP zeroes gradients after its forward, the local
-                    loop before each block's backward (so every gradient lives until overwritten);
-* ``lean loops``    gradients dropped right after each optimizer step (methods/local.py, bp.py);
-* ``+ lean pool``   max-pool keeps no int64 indices (recomputed in backward; models/layers.py);
-* ``+ lean dropout`` dropout keeps a 1-byte mask instead of a float32 one;
-* ``+ both``.
+* ``before``          the loops as first written (BP zeroes gradients after its forward, the local
+                      loop before each block's backward) with torch's plain layers;
+* ``plain layers``    the lean loops (gradients dropped right after each step) with torch's layers
+                      (``lean_layers=false``);
+* ``+ 2-bit pool``, ``+ fused BN-act``, ``+ 1-byte dropout``, ``+ fused LN-Linear``: one lean
+  layer each;
+* ``lean layers``     all of them (the default).
 """
 from __future__ import annotations
 
@@ -19,12 +20,11 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from dcl.bench import account_memory, bench_config, build_bench_run
 from dcl.methods.bp import Backprop
 from dcl.methods.local import LocalMethod
-from dcl.models import layers
+from layer_variants import OPTIONS, unlean
 
 
 def old_local_step(self, x, y):
@@ -52,23 +52,15 @@ def old_bp_step(self, x, y):
     return {"loss": loss.detach()}
 
 
-def swap(net: nn.Module, pool: bool, drop: bool) -> None:
-    """Set the network's pooling/dropout layers to the lean or the plain torch kind."""
-    for mod in net.modules():
-        for name, child in list(mod.named_children()):
-            if isinstance(child, (nn.MaxPool2d, layers.LeanMaxPool2d)):
-                k = child.kernel_size
-                setattr(mod, name, layers.LeanMaxPool2d(k) if pool else nn.MaxPool2d(k))
-            elif isinstance(child, (nn.Dropout, layers.LeanDropout)):
-                setattr(mod, name, layers.LeanDropout(child.p) if drop else nn.Dropout(child.p))
-
-
+ALL = set(OPTIONS)
 VARIANTS = [
-    ("before", dict(old=True, pool=False, drop=False)),
-    ("lean loops", dict(old=False, pool=False, drop=False)),
-    ("+ lean pool", dict(old=False, pool=True, drop=False)),
-    ("+ lean dropout", dict(old=False, pool=False, drop=True)),
-    ("+ both", dict(old=False, pool=True, drop=True)),
+    ("before", dict(old=True, plain=ALL)),
+    ("plain layers", dict(old=False, plain=ALL)),
+    ("+ 2-bit pool", dict(old=False, plain=ALL - {"pool"})),
+    ("+ fused BN-act", dict(old=False, plain=ALL - {"bn"})),
+    ("+ 1-byte dropout", dict(old=False, plain=ALL - {"drop"})),
+    ("+ fused LN-Linear", dict(old=False, plain=ALL - {"ln"})),
+    ("lean layers (default)", dict(old=False, plain=set())),
 ]
 
 
@@ -85,13 +77,14 @@ def main(argv=None) -> int:
     print("| variant | " + " | ".join(methods) + " | " + " | ".join(f"{m}/bp" for m in methods if m != "bp") + " |")
     print("|---" * (1 + len(methods) + len(methods) - 1) + "|")
     steps = {LocalMethod: LocalMethod.train_step, Backprop: Backprop.train_step}
+    print(f"(1-min load {__import__('os').getloadavg()[0]:.2f}; memory figures do not depend on it)")
     for name, v in VARIANTS:
         LocalMethod.train_step = old_local_step if v["old"] else steps[LocalMethod]
         Backprop.train_step = old_bp_step if v["old"] else steps[Backprop]
         res = {}
         for m in methods:
             run, x, y = build_bench_run(bench_config(args.arch, args.data, m, args.batch_size))
-            swap(run.net, v["pool"], v["drop"])
+            unlean(run.net, v["plain"])
             run.method.train_step(x, y)
             res[m] = account_memory(run, x, y)
         cells = [f"{res[m]['peak_memory_mb']:.1f} ({res[m]['saved_peak_mb']:.1f})" for m in methods]

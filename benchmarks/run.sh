@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The measurements behind docs/benchmarks.md, tables T1-T3. Run from the repository root:
-#     bash benchmarks/run.sh            # all of them (about 45 minutes on 2 cores)
+# The measurements behind docs/benchmarks.md, tables F1-F2 and T1-T3. Run from the repository root:
+#     bash benchmarks/run.sh            # all of them (about 2 hours on 2 quiet cores)
 #     bash benchmarks/run.sh vgg8b      # only the runs whose name contains "vgg8b"
 # Each run prints its table and writes benchmarks/results/<name>.json (the --json rows) and
 # <name>.txt (the table). Check `cat /proc/loadavg` first: timings need a quiet machine.
@@ -21,6 +21,20 @@ bench() {  # name, then dcl bench arguments
         "$OUT/$name.json" | tee "$OUT/$name.txt"
 }
 
+frontier() {  # name, then dcl bench arguments (--frontier added): JSON, table, PNG in docs/img/
+    local name=$1; shift
+    [[ -n "$only" && "$name" != *"$only"* ]] && return 0
+    echo "== $name: dcl bench $* --frontier  (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+    mkdir -p docs/img
+    "$DCL" bench "$@" --frontier --json --plot "docs/img/$name.png" > "$OUT/$name.json.tmp"
+    mv "$OUT/$name.json.tmp" "$OUT/$name.json"
+    .venv/bin/python -c "import json,sys; from dcl.bench import format_frontier; print(format_frontier(json.load(open(sys.argv[1]))))" \
+        "$OUT/$name.json" | tee "$OUT/$name.txt"
+}
+
+# F1, F2: the memory-throughput frontier (bp, bp-ckpt, bp-accum, dcl, dcl-s at M = 1, 2, 4, 8)
+frontier frontier-conv-cifar10-b128  --arch conv  --data cifar10 --batch-size 128 --methods bp,bp-ckpt,bp-accum,dcl,dcl-s --steps 3 --repeats 5 --threads 1
+frontier frontier-vgg8b-cifar10-b128 --arch vgg8b --data cifar10 --batch-size 128 --methods bp,bp-ckpt,bp-accum,dcl,dcl-s --steps 1 --repeats 3 --threads 1 --no-isolated
 # T1: VGG8B, CIFAR-10 shape (3x32x32), batch 128 - the paper's Table 4 setting
 bench vgg8b-cifar10-b128    --arch vgg8b --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 1 --repeats 5
 bench vgg8b-cifar10-b128-cl --arch vgg8b --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 1 --repeats 5 --channels-last
@@ -32,3 +46,8 @@ bench conv-cifar10-b128-cl-t1  --arch conv --data cifar10 --batch-size 128 --met
 # T3: FC (3072 wide, K=48), CIFAR-10 shape, batch 128
 bench fc-cifar10-b128       --arch fc --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 3 --repeats 5
 bench fc-cifar10-b128-t1       --arch fc --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 5 --repeats 9 --threads 1
+# The same settings with the lean layers (the default since issue 15; the files above were
+# measured with torch's plain layers before it): for docs/benchmarks.md, "Targets"
+bench conv-cifar10-b128-cl-t1-lean  --arch conv  --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 3 --repeats 7 --channels-last --threads 1
+bench fc-cifar10-b128-t1-lean       --arch fc    --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 5 --repeats 9 --threads 1
+bench vgg8b-cifar10-b128-cl-t1-lean --arch vgg8b --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 1 --repeats 5 --channels-last --threads 1

@@ -5,8 +5,10 @@
 
 A variant is METHOD[+OPTION...]; options: ``cl`` channels-last, ``compile`` torch.compile of
 every block, ``mean`` the DCL loss averaging positions with ``Tensor.mean`` (before: its
-backward writes a full-size gradient) instead of sum / K, ``plainpool`` ``nn.MaxPool2d``
-instead of LeanMaxPool2d, ``leandrop`` LeanDropout instead of ``nn.Dropout``. Variants take
+backward writes a full-size gradient) instead of sum / K, and torch's plain layer instead of a
+lean one (benchmarks/layer_variants.py): ``plainpool`` (nn.MaxPool2d), ``plainbn`` (BatchNorm +
+activation unfused), ``plaindrop`` (nn.Dropout / nn.Dropout2d), ``plainln`` (LayerNorm -> Linear
+through autograd), ``plain`` (all four). Variants take
 turns (order rotated each round, like ``dcl bench``); the median per-step CPU time of the
 process and wall time are printed, with each one's ratio to the first variant. One thread by
 default: CPU time is then the work done, little disturbed by other processes.
@@ -20,11 +22,10 @@ import sys
 import time
 
 import torch
-from torch import nn
 
 import dcl.losses.dictionary as dictionary
 from dcl.bench import bench_config, build_bench_run
-from dcl.models import layers
+from layer_variants import unlean
 
 SUM_MEAN = dictionary._mean
 
@@ -33,19 +34,18 @@ def plain_mean(x, dim):
     return x.mean(dim=dim)
 
 
+PLAIN = {"plainpool": "pool", "plainbn": "bn", "plaindrop": "drop", "plainln": "ln"}
+
+
 def build(spec: str, arch: str, data: str, batch: int):
     method, *opts = spec.split("+")
-    unknown = set(opts) - {"cl", "compile", "mean", "plainpool", "leandrop"}
+    unknown = set(opts) - {"cl", "compile", "mean", "plain", *PLAIN}
     if unknown:
         raise SystemExit(f"unknown option(s) {sorted(unknown)} in {spec!r}")
     run, x, y = build_bench_run(bench_config(arch, data, method, batch, channels_last="cl" in opts,
                                              compile="compile" in opts))
-    for mod in run.net.modules():
-        for name, child in list(mod.named_children()):
-            if "plainpool" in opts and isinstance(child, layers.LeanMaxPool2d):
-                setattr(mod, name, nn.MaxPool2d(child.kernel_size))
-            if "leandrop" in opts and type(child) is nn.Dropout:
-                setattr(mod, name, layers.LeanDropout(child.p))
+    plain = set(PLAIN.values()) if "plain" in opts else {PLAIN[o] for o in opts if o in PLAIN}
+    unlean(run.net, plain)
     return run, x, y, plain_mean if "mean" in opts else SUM_MEAN
 
 

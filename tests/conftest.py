@@ -18,6 +18,16 @@ def _run_in_a_scratch_folder(tmp_path_factory, monkeypatch):
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 
 
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.cuda`` tests need a CUDA device: skipped without one (benchmarks/gpu.sh runs them)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (run benchmarks/gpu.sh where one is lent)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 def _real_data_dir() -> Path | None:
     for cand in (os.environ.get("DCL_DATA_DIR"), Path(__file__).resolve().parents[2] / "shared" / "data"):
         if cand and (Path(cand) / "mnist").is_dir():

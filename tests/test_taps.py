@@ -67,7 +67,12 @@ def test_fc_head_relu_option_and_conv_channel_dropout():
 
 def test_activation_option_builds_leaky_relu():
     net = build_model(TrainConfig(arch="vgg8b", activation="leaky_relu"), (1, 28, 28), 10)
-    assert isinstance(net.blocks[0][2], nn.LeakyReLU) and net.blocks[0][2].negative_slope == 0.01
+    fused = net.blocks[0][1]  # lean layers (default): BN -> LeakyReLU as one layer
+    assert (fused.activation, fused.negative_slope) == ("leaky_relu", 0.01)
+    plain = build_model(TrainConfig(arch="vgg8b", activation="leaky_relu", lean_layers=False), (1, 28, 28), 10)
+    assert isinstance(plain.blocks[0][2], nn.LeakyReLU) and plain.blocks[0][2].negative_slope == 0.01
+    _, feat = net.block_forward(0, torch.randn(4, 1, 28, 28), "act")
+    assert (feat < 0).any()  # the tap sees the leaky activation
     with pytest.raises(DCLError, match="activation"):
         from dcl.config import validate_config
         validate_config(TrainConfig(activation="swish"))

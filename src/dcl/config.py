@@ -119,6 +119,11 @@ class TrainConfig:
     dist_timeout: float = 300.0        # seconds a rank waits for another before the run stops with an error
     grad_overlap: bool = True          # data-parallel: start each gradient's all-reduce during backward
     sync_bn: bool = False              # data-parallel: BatchNorm statistics over all replicas (CUDA only)
+    # --- memory savers (docs/benchmarks.md) ---------------------------------------------
+    lean_layers: bool = True           # exact lean layers (1-byte dropout masks, 2-bit max-pool positions,
+                                       # fused BN-activation, fused LayerNorm-Linear for local blocks); false: torch's
+    micro_batches: int | None = None   # M: each batch in M micro-batches, gradients summed, one update (bp-accum,
+                                       # bp-ckpt, dcl*); None: the method's default (bp-accum 4, the others 1)
 
     def __post_init__(self) -> None:
         """Every TrainConfig is valid: the types of the annotations (``lr="abc"`` or
@@ -407,14 +412,13 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
 
 
 def check_names(cfg: TrainConfig) -> None:
-    """Raise DCLError if the architecture, dataset or method is not registered."""
-    from .data import DATASETS
-    from .methods import METHODS
-    from .models import ARCHS
+    """Raise DCLError if the architecture, dataset or method is not registered (read from
+    :mod:`dcl.catalog`, which imports no torch unless the registries are loaded already)."""
+    from .catalog import check_name
 
-    ARCHS.get(cfg.arch)
-    DATASETS.get(cfg.data)
-    METHODS.get(cfg.method)
+    check_name("archs", cfg.arch)
+    check_name("datasets", cfg.data)
+    check_name("methods", cfg.method)
 
 
 def validate_config(cfg: TrainConfig) -> None:

@@ -220,6 +220,9 @@ RULES: dict[str, Rule] = {
     "dist_timeout": real(0, None, lo_open=True),
     "grad_overlap": flag,
     "sync_bn": flag,
+    # memory savers
+    "lean_layers": flag,
+    "micro_batches": optional(integer(1, BIG)),
 }
 
 
@@ -247,6 +250,8 @@ _NOT_LAYERED = _FC_ONLY + ("channels", "activation", "dropout_kind")  # the larg
 #: (field, value) -> the fields that a run with that value never reads
 IGNORED_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("method", "bp"): DICTIONARY_FIELDS,
+    ("method", "bp-accum"): DICTIONARY_FIELDS,
+    ("method", "bp-ckpt"): DICTIONARY_FIELDS,
     ("method", "dcl-ld"): ("dict_dim",),             # each dictionary has its block's width
     **{("method", m): DICTIONARY_FIELDS for m in ("feat", "ll-cont", "ll-contrec", "ll-pred", "ll-sim", "ll-predsim",
                                                   "ll-bpf", "ff", "symba", "pff", "cafo", "drtp")},
@@ -288,7 +293,7 @@ FIELD_READERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "drtp_freeze_conv": ("arch", ("drtp-conv",)),
 }
 BUILT_IN = {
-    "method": ("bp", "dcl", "dcl-s", "dcl-o", "dcl-ld", "feat", "ll-cont", "ll-contrec", "ll-pred", "ll-sim",
+    "method": ("bp", "bp-ckpt", "bp-accum", "dcl", "dcl-s", "dcl-o", "dcl-ld", "feat", "ll-cont", "ll-contrec", "ll-pred", "ll-sim",
                "ll-predsim", "ll-bpf", "ff", "symba", "pff", "cafo", "drtp"),
     "arch": ("fc", "conv", "vgg8b", "resnet32", "resnet32-w", "vit", "mlp-mixer", "pff", "cafo", "drtp-fc",
              "drtp-conv"),

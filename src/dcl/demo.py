@@ -8,8 +8,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .config import resolve_config
-from .data import load_dataset
-from .train import train
 
 DEMO_ARCH = "fc"
 DEMO_DATA = "fashion-mnist"
@@ -25,6 +23,8 @@ def run_demo(epochs: int = 2, methods=DEMO_METHODS, arch: str = DEMO_ARCH, data:
     With ``out``, each run goes to ``out/METHOD/``.
     """
     cfgs = [resolve_config(arch=arch, data=data, method=m, epochs=epochs) for m in methods]
+    from .data import load_dataset  # torch: imported here so that `dcl --help` stays fast
+    from .train import train
     dataset = load_dataset(data, data_dir)
     rows = []
     for cfg in cfgs:

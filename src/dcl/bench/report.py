@@ -46,8 +46,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         header += ["RSS peak", "RSS train", "vs bp"]
     table = []
     for r in rows:
-        is_bp = r["method"] == "bp"
-        line = [r["method"], _f(r["params"]), _f(r["delta_params"]), _f(r["step_ms"], 0),
+        is_bp = r.get("label", r["method"]) == "bp"
+        line = [r.get("label", r["method"]), _f(r["params"]), _f(r["delta_params"]), _f(r["step_ms"], 0),
                 _f(r["samples_per_second"], 1), "1.00x" if is_bp else _x(r.get("speedup_vs_bp")),
                 "1.00x" if is_bp else _x(r.get("paired_speedup_vs_bp")),
                 _f(r["cpu_ms"], 0), "1.00x" if is_bp else _x(r.get("cpu_speedup_vs_bp")),
@@ -63,5 +63,5 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *table)]
     fmt = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     lines = [head, fmt(header), "  ".join("-" * w for w in widths)] + [fmt(l) for l in table]
-    errs = [f"{r['method']}: fresh-process measurement failed: {r['isolated_error']}" for r in rows if "isolated_error" in r]
+    errs = [f"{r.get('label', r['method'])}: fresh-process measurement failed: {r['isolated_error']}" for r in rows if "isolated_error" in r]
     return "\n".join(lines + errs)

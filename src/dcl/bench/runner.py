@@ -24,6 +24,7 @@ import os
 import platform
 import statistics
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import torch
@@ -34,6 +35,15 @@ from ..errors import DCLError
 from ..train import Run, build_run
 from .isolated import measure_in_subprocess
 from .memory import MB, TrainingMemoryMeter
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One benchmarked row: ``method`` with config ``overrides`` of its own, shown as ``label``."""
+
+    label: str
+    method: str
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 def bench_config(arch: str, data: str, method: str, batch_size: int, device: str = "cpu",
@@ -130,7 +140,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def run_benchmark(arch: str, data: str, batch_size: int, methods: Sequence[str] = ("bp", "dcl", "dcl-s"), *,
                   steps: int = 3, warmup: int = 1, repeats: int = 5, device: str = "cpu",
                   compile: bool = False, amp: bool = False, isolated: bool = True, threads: int | None = None,
-                  overrides: dict[str, Any] | None = None,
+                  overrides: dict[str, Any] | None = None, variants: Sequence[Variant] | None = None,
                   log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Benchmark ``methods`` on ``arch`` with inputs shaped like ``data``; one dict per method.
 
@@ -145,7 +155,10 @@ def run_benchmark(arch: str, data: str, batch_size: int, methods: Sequence[str] 
     bp's step time / this method's in the same round), ``memory_vs_bp``, ``saved_vs_bp`` and
     the device-level ratios.
     ``overrides`` are further config fields (e.g. ``{"channels_last": True}``); ``threads``
-    sets ``torch.set_num_threads`` for the run (and its fresh processes).
+    sets ``torch.set_num_threads`` for the run (and its fresh processes). ``variants``
+    (instead of ``methods``): :class:`Variant` s, a method with config fields of its own (e.g.
+    ``micro_batches``) under a row label; the row labelled ``bp`` is the reference. Every row
+    also holds ``label`` and ``micro_batches`` (the M the method ran with).
     """
     if threads is not None and threads < 1:
         raise DCLError(f"threads must be >= 1, got {threads}")
@@ -153,20 +166,23 @@ def run_benchmark(arch: str, data: str, batch_size: int, methods: Sequence[str] 
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _run_benchmark(arch, data, batch_size, methods, steps=steps, warmup=warmup, repeats=repeats,
+        if variants is None:
+            names = [m.strip() for m in methods if m.strip()]
+            if len(set(names)) != len(names):
+                raise DCLError(f"--methods lists a method twice: {','.join(names)}")
+            variants = [Variant(m, m) for m in names]
+        return _run_benchmark(arch, data, batch_size, list(variants), steps=steps, warmup=warmup, repeats=repeats,
                               device=device, compile=compile, amp=amp, isolated=isolated, overrides=overrides,
                               log=log)
     finally:
         torch.set_num_threads(old_threads)
 
 
-def _run_benchmark(arch, data, batch_size, methods, *, steps, warmup, repeats, device, compile, amp, isolated,
+def _run_benchmark(arch, data, batch_size, variants, *, steps, warmup, repeats, device, compile, amp, isolated,
                    overrides, log) -> list[dict[str, Any]]:
-    methods = [m.strip() for m in methods if m.strip()]
-    if not methods:
+    if not variants:
         raise DCLError("--methods needs at least one method (dcl list methods)")
-    if len(set(methods)) != len(methods):
-        raise DCLError(f"--methods lists a method twice: {','.join(methods)}")
+    labels = [v.label for v in variants]
     for name, value, low in (("steps", steps, 1), ("repeats", repeats, 1), ("warmup", warmup, 0),
                              ("batch_size", batch_size, 2)):
         if value < low:
@@ -176,7 +192,7 @@ def _run_benchmark(arch, data, batch_size, methods, *, steps, warmup, repeats, d
     say = log or (lambda s: None)
     extra = dict(overrides or {})
     extra.update(compile=compile, amp=amp)
-    cfgs = [bench_config(arch, data, m, batch_size, device, **extra) for m in methods]
+    cfgs = [bench_config(arch, data, v.method, batch_size, device, **{**extra, **v.overrides}) for v in variants]
     runs = []
     for cfg in cfgs:
         runs.append(build_bench_run(cfg))
@@ -196,13 +212,14 @@ def _run_benchmark(arch, data, batch_size, methods, *, steps, warmup, repeats, d
             wall, cpu = time_steps(run, x, y, steps)
             times[i].append(wall)
             cpu_times[i].append(cpu)
-        say(f"round {r + 1}/{repeats}: " + ", ".join(f"{m} {t[-1] * 1e3:.0f} ms" for m, t in zip(methods, times)))
+        say(f"round {r + 1}/{repeats}: " + ", ".join(f"{m} {t[-1] * 1e3:.0f} ms" for m, t in zip(labels, times)))
     load_after = _loadavg()
     rows = []
-    for cfg, (run, x, y), ts, cs in zip(cfgs, runs, times, cpu_times):
+    for label, cfg, (run, x, y), ts, cs in zip(labels, cfgs, runs, times, cpu_times):
         step = statistics.median(ts)
         row: dict[str, Any] = {
-            "method": cfg.method, "arch": cfg.arch, "data": cfg.data, "batch_size": cfg.batch_size,
+            "method": cfg.method, "label": label, "micro_batches": run.method.micro_batches,
+            "arch": cfg.arch, "data": cfg.data, "batch_size": cfg.batch_size,
             "device": str(run.device), "params": run.params, "delta_params": run.delta_params,
             "step_ms": step * 1e3, "step_ms_min": min(ts) * 1e3, "step_ms_max": max(ts) * 1e3,
             "samples_per_second": cfg.batch_size / step, "step_ms_all": [t * 1e3 for t in ts],
@@ -213,7 +230,7 @@ def _run_benchmark(arch, data, batch_size, methods, *, steps, warmup, repeats, d
     del runs
     if isolated:
         for cfg, row in zip(cfgs, rows):
-            say(f"fresh-process memory of {cfg.method}")
+            say(f"fresh-process memory of {row['label']}")
             iso = measure_in_subprocess(cfg.to_dict(), steps=2, threads=torch.get_num_threads())
             if "error" in iso:
                 row["isolated_error"] = iso["error"]
@@ -225,7 +242,7 @@ def _run_benchmark(arch, data, batch_size, methods, *, steps, warmup, repeats, d
     meta = {"steps": steps, "warmup": warmup, "repeats": repeats, "compile": compile, "amp": amp,
             "channels_last": cfgs[0].channels_last, "loadavg_before": load_before, "loadavg_after": load_after,
             **machine_info(dev)}
-    bp = next((row for row in rows if row["method"] == "bp"), None)
+    bp = next((row for row in rows if row["label"] == "bp"), None)
     for row in rows:
         if bp is not None and row is not bp:
             row["speedup_vs_bp"] = _ratio(row["samples_per_second"], bp["samples_per_second"])

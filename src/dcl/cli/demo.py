@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..demo import DEMO_ARCH, DEMO_DATA, DEMO_METHODS, run_demo
+from ..demo import DEMO_ARCH, DEMO_DATA, DEMO_METHODS
 from ._common import add_data_dir, fmt, progress_default, table
 
 
@@ -23,6 +23,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from ..demo import run_demo
     methods = [m for m in args.methods.split(",") if m]
     out = Path(args.out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     rows = run_demo(args.epochs, methods, args.arch, args.data, args.data_dir, out,

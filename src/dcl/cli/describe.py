@@ -25,6 +25,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from ..catalog import check_name
+    for kind, name in (("archs", args.arch), ("datasets", args.data), ("methods", args.method),
+                       ("presets", args.preset)):
+        if name is not None:
+            check_name(kind, name)  # a misspelt name fails before torch is imported
     from ..models import describe
     fields = merge_options(dict(arch=args.arch, data=args.data, method=args.method, preset=args.preset),
                            parse_set_options(args.set))

@@ -9,9 +9,6 @@
 from __future__ import annotations
 
 from ..errors import DCLError, choices_error
-from ..evaluate import check_prediction, collect_scores, errors, prediction_error, sweep_p
-from ..inference import check_run_prediction, load_trained, num_predicting_blocks
-from ..superlabels import CIFAR100_FINE_TO_COARSE, MODES, superlabel_errors
 from ._common import add_data_dir, fmt, print_json, table
 
 SWEEP_PS = tuple(range(11))
@@ -37,6 +34,7 @@ def add_parser(sub) -> None:
 
 
 def _superlabel_modes(text: str) -> list[str]:
+    from ..superlabels import MODES
     if text == "all":
         return list(MODES)
     if text not in MODES:
@@ -44,7 +42,22 @@ def _superlabel_modes(text: str) -> list[str]:
     return [text]
 
 
+def __getattr__(name: str):
+    """``load_trained`` (dcl.inference) is imported on first use, so that importing this module
+    (building the CLI's parser) imports no torch; a test may replace it here."""
+    if name == "load_trained":
+        from ..inference import load_trained
+        return load_trained
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def run(args) -> int:
+    from ..evaluate import check_prediction, collect_scores, errors, prediction_error, sweep_p
+    from ..inference import check_run_prediction, num_predicting_blocks
+
+    load_trained = globals().get("load_trained") or __getattr__("load_trained")
+    from ..superlabels import CIFAR100_FINE_TO_COARSE, superlabel_errors
+
     if args.sweep_p and (args.predict or args.superlabels):
         raise DCLError("--sweep-p goes alone (it evaluates the ensemble for p = 0..10)")
     modes = _superlabel_modes(args.superlabels) if args.superlabels else None

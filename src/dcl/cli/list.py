@@ -6,12 +6,6 @@ from ..errors import choices_error
 KINDS = ("archs", "methods", "datasets", "presets")
 
 
-def registries():
-    from ..config import PRESETS
-    from ..data import DATASETS
-    from ..methods import METHODS
-    from ..models import ARCHS
-    return {"archs": ARCHS, "methods": METHODS, "datasets": DATASETS, "presets": PRESETS}
 
 
 def add_parser(sub) -> None:
@@ -21,13 +15,14 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    regs = registries()
-    if args.kind is not None and args.kind not in regs:
+    from ..catalog import entries  # names and descriptions without importing torch
+
+    if args.kind is not None and args.kind not in KINDS:
         raise choices_error("kind", args.kind, KINDS)
     for kind in [args.kind] if args.kind else KINDS:
-        reg = regs[kind]
+        found = entries(kind)
         print(f"{kind}:")
-        width = max(len(n) for n in reg.names())
-        for e in reg.entries():
-            print(f"  {e.name.ljust(width)}  {e.description}")
+        width = max(len(n) for n, _ in found)
+        for name, description in found:
+            print(f"  {name.ljust(width)}  {description}")
     return 0

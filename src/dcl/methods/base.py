@@ -49,6 +49,11 @@ class Method:
     extra_predictions: tuple[str, ...] = ()
     #: the prediction mode whose error is reported as ``test_error`` (each epoch, dcl eval)
     default_prediction: str = "head"
+    #: can a step be split into micro-batches whose gradients add up to the full batch's
+    #: (``cfg.micro_batches``)? True for losses that are a mean over samples
+    supports_micro_batches = False
+    #: M when ``cfg.micro_batches`` is None
+    default_micro_batches = 1
     #: check every ``train_step``'s batch (shape, dtype, label range) before it runs; the engine
     #: turns it off for its own batches, which come from checked splits
     check_inputs: bool = True
@@ -100,6 +105,8 @@ class Method:
         self.aux: nn.Module = nn.Module()
         self.optimizers: list[torch.optim.Optimizer] = []
         self.schedulers: list[Any] = []
+        self.micro_batches = self.resolve_micro_batches(cfg)
+        self._check_micro_batch_size()
         self.build()
         self.aux.to(self.device)
 
@@ -139,6 +146,39 @@ class Method:
         return BatchPredictions(head=self.net.head(h), blocks=blocks)
 
     # --- shared machinery --------------------------------------------------------------
+    @classmethod
+    def resolve_micro_batches(cls, cfg) -> int:
+        """M for this method: ``cfg.micro_batches``, else :attr:`default_micro_batches`."""
+        m = getattr(cfg, "micro_batches", None)
+        m = cls.default_micro_batches if m is None else int(m)
+        if m < 1:
+            raise DCLError(f"micro_batches must be >= 1, got {m}")
+        if m > 1 and not cls.supports_micro_batches:
+            raise DCLError(f"method {cfg.method!r} does not take micro_batches={m} (its loss is not a mean over "
+                           f"samples, or it runs whole batches); use micro_batches=1, or bp-accum / bp-ckpt / dcl")
+        if m > cfg.batch_size:
+            raise DCLError(f"micro_batches={m} is larger than the batch size {cfg.batch_size}")
+        return m
+
+    def _check_micro_batch_size(self) -> None:
+        if self.micro_batches > 1 and self.cfg.batch_size // self.micro_batches < 2 and \
+                any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.net.modules()):
+            raise DCLError(f"micro_batches={self.micro_batches} leaves micro-batches of 1 sample of the batch of "
+                           f"{self.cfg.batch_size}; the network's BatchNorm layers need 2 or more")
+
+    def split_batch(self, x: Tensor, y: Tensor) -> list[tuple[Tensor, Tensor, float]]:
+        """``[(x_m, y_m, n_m / B)]``: the batch in :attr:`micro_batches` near-equal parts (views).
+        A mean loss over part m times ``n_m / B`` summed over the parts is the batch's mean loss,
+        so the summed gradients are the batch's (exactly, unless BatchNorm statistics or dropout
+        masks differ between a micro-batch and the whole batch: docs/benchmarks.md)."""
+        n = x.shape[0]
+        m = min(self.micro_batches, n)
+        if m > 1 and any(isinstance(mod, nn.modules.batchnorm._BatchNorm) for mod in self.net.modules()):
+            m = min(m, n // 2)  # BatchNorm needs 2 samples or more in every part (a short last batch)
+        if m <= 1:
+            return [(x, y, 1.0)]
+        return [(xs, ys, xs.shape[0] / n) for xs, ys in zip(x.tensor_split(m), y.tensor_split(m))]
+
     def add_optimizer(self, params) -> torch.optim.Optimizer:
         opt = make_optimizer(params, self.cfg)
         self.optimizers.append(opt)

@@ -69,6 +69,7 @@ class DCL(LocalMethod):
     """DCL with an adaptive label-embedding dictionary D^Z (paper §4.2)."""
 
     layerwise = True
+    supports_micro_batches = True  # L_dict and the head's cross-entropy are means over samples
     #: the dictionary is a buffer that never changes (DCL-S)
     static = False
     #: which blocks' losses move the shared dictionary: "all" (DCL) or "last" (DCL-O)
@@ -123,6 +124,15 @@ class DCL(LocalMethod):
         if self.static or self.cfg.dict_update != "accumulate":
             return []
         return [self.dictionary.weight]
+
+    def blocks_independent(self) -> bool:
+        """Micro-batches may run pipelined (methods/local.py) unless one block's step changes the
+        dictionary a later block reads in the same batch: a static dictionary (DCL-S), one shared
+        step after all blocks (``dict_update=accumulate``) or only the last block moving it (DCL-O)."""
+        if self.static or self.cfg.dict_update == "accumulate":
+            return True
+        learners = [i for i in range(len(self.net.blocks)) if self.learns_dictionary(i)]
+        return learners in ([], [len(self.net.blocks) - 1])
 
     # --- losses and predictions -------------------------------------------------------------
     def embedding_logits(self, i: int, h: Tensor, weight: Tensor | None = None) -> Tensor:
@@ -187,6 +197,9 @@ class DCLLD(DCL):
 
     def shared_params(self) -> list[nn.Parameter]:
         return []
+
+    def blocks_independent(self) -> bool:
+        return True  # each dictionary is read and stepped by its own block only
 
 
 METHODS.register("dcl", DCL, description="DCL: adaptive label dictionary D^Z, updated by every block's L_dict")

@@ -20,6 +20,17 @@ Lean by construction (docs/benchmarks.md measures each point):
 
 A subclass provides :meth:`block_loss` and the aux modules; :meth:`block_params` says which
 extra parameters (e.g. an adaptive dictionary) each block's optimizer also updates.
+
+Micro-batches (``cfg.micro_batches`` = M > 1, for subclasses whose loss is a mean over samples,
+``supports_micro_batches``), each part's loss weighted by its share, the summed gradients those
+of the whole batch:
+
+* layer by layer (default): block l runs its batch as M parts, back-propagating each at once,
+  then steps; it holds the saved tensors of one part (about 1/M) at a time, plus the whole
+  batch's input and output. The dictionary is still updated block after block;
+* pipelined, when :meth:`blocks_independent` (e.g. DCL-S: a static dictionary): each part runs
+  through every block and the head, and all optimizers step at the end; nothing of the whole
+  batch is held, but every block's gradients are, until the steps.
 """
 from __future__ import annotations
 
@@ -74,17 +85,32 @@ class LocalMethod(Method):
         A function of its own so that the block's output, loss and graph are locals that
         die when it returns (nothing of block i is alive while block i+1 runs).
         """
-        with autocast(self.cfg, self.device):
-            # h is detached: the block's graph starts here; the loss reads the block at its
-            # feature_tap (its output unless the method names a Tap inside the block)
-            out, feature = self.net.block_forward(i, h, self.feature_tap)
-            loss = self.block_loss(i, feature, y)
         opt.zero_grad(set_to_none=True)  # no-op unless something leaked a gradient into opt's params
-        loss.backward()
+        parts = self.split_batch(h, y)  # one part unless micro_batches > 1
+        outs, total = [], None
+        for hm, ym, weight in parts:
+            with autocast(self.cfg, self.device):
+                # h is detached: the block's graph starts here; the loss reads the block at its
+                # feature_tap (its output unless the method names a Tap inside the block)
+                out, feature = self.net.block_forward(i, hm, self.feature_tap)
+                loss = self.block_loss(i, feature, ym)
+            (loss * weight if weight != 1.0 else loss).backward()  # micro-batches: gradients add up
+            outs.append(out.detach())
+            part = loss.detach() * weight
+            total = part if total is None else total + part
+            del out, feature, loss
         self.optimizer_step(opt)  # also frees this block's gradients before the next block
-        return out.detach(), loss.detach()
+        return (outs[0] if len(outs) == 1 else torch.cat(outs)), total
+
+    def blocks_independent(self) -> bool:
+        """Does no block's loss read a parameter that another block's optimizer steps during the
+        same batch? Then micro-batches may run through all blocks one after another (see
+        :meth:`_train_step_pipelined`) with the same update. False unless a subclass knows."""
+        return False
 
     def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        if self.micro_batches > 1 and self.blocks_independent():
+            return self._train_step_pipelined(x, y)
         h = x
         block_losses = []
         for i, (block, opt) in enumerate(zip(self.net.blocks, self.block_opts)):
@@ -106,3 +132,37 @@ class LocalMethod(Method):
         (loss * weight if weight != 1.0 else loss).backward()
         self.optimizer_step(self.head_opt)
         return loss.detach()
+
+    def _train_step_pipelined(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """Micro-batches for independent blocks: each part runs through every block and the head
+        (each block's loss back-propagated at once, its graph freed, gradients adding up), then
+        every optimizer steps once. Block l still sees block l-1's output from before its update,
+        as in :meth:`train_step`, so the update is the same; no whole-batch activation is ever
+        held, at the cost of holding every block's gradients until the steps."""
+        opts = [*self.block_opts, self.head_opt] + ([self.shared_opt] if self.shared_opt is not None else [])
+        for opt in opts:
+            opt.zero_grad(set_to_none=True)
+        block_losses, head_loss = [None] * len(self.net.blocks), None
+        for xm, ym, weight in self.split_batch(x, y):
+            h = xm
+            for i in range(len(self.net.blocks)):
+                with autocast(self.cfg, self.device):
+                    out, feature = self.net.block_forward(i, h, self.feature_tap)
+                    loss = self.block_loss(i, feature, ym)
+                (loss * weight).backward()
+                part = loss.detach() * weight
+                block_losses[i] = part if block_losses[i] is None else block_losses[i] + part
+                h = out.detach()
+                del out, feature, loss
+            with autocast(self.cfg, self.device):
+                loss = F.cross_entropy(self.net.head(h), ym)
+            (loss * (weight * self.head_loss_weight())).backward()
+            part = loss.detach() * weight
+            head_loss = part if head_loss is None else head_loss + part
+            del h, loss
+        for opt in self.block_opts:
+            self.optimizer_step(opt)
+        if self.shared_opt is not None:
+            self.optimizer_step(self.shared_opt)
+        self.optimizer_step(self.head_opt)
+        return {"loss": head_loss, "block_losses": torch.stack(block_losses)}

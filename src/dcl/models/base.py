@@ -89,6 +89,8 @@ class LocalNet(nn.Module):
         if tap is None or not self.has_tap(i, tap):
             out = block(h)
             return out, out
+        if hasattr(block, "forward_tap"):  # LeanSequential: runs its fused pairs (models/fused.py)
+            return block.forward_tap(h, tap)
         feature = None
         for m in block:
             h = m(h)

@@ -1,87 +1,21 @@
-"""Memory-lean drop-in layers: the same forward and gradients as the torch layers they
-replace, with less kept for backward (measured in docs/benchmarks.md).
+"""Layer building blocks shared by the networks.
 
-* :class:`LeanMaxPool2d` = ``nn.MaxPool2d`` that keeps no int64 index tensor: its backward
-  recomputes the argmax positions from its input, which the ReLU before it keeps anyway
-  (same storage, so nothing new is held). VGG8B at 32 px, batch 128: 111 MB less per BP step
-  (the indices are 8 bytes per pooled output, half the bytes of the pooled input).
-* :class:`LeanDropout` = ``nn.Dropout`` that keeps a 1-byte mask instead of a float32 one
-  (torch's CPU dropout keeps a full float tensor of 0 and 1/(1-p)).
-
-And :class:`Tap`, an identity that names a point inside a block where a local loss may read
-the block's tensor (see :meth:`dcl.models.LocalNet.block_forward`).
+* :class:`Tap`, an identity that names a point inside a block where a local loss may read the
+  block's tensor (see :meth:`dcl.models.LocalNet.block_forward`);
+* the factories the network builders call: :func:`make_activation`, :func:`make_dropout`,
+  :func:`make_norm_act`, :func:`make_maxpool`. With ``lean=True`` (``cfg.lean_layers``, the
+  default) they return the lean exact layers of :mod:`dcl.models.lean` (same outputs and
+  gradients, less kept for backward), else torch's plain layers.
 """
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
-from torch.nn.modules.utils import _pair
+from torch import nn
 
 from ..config import ACTIVATIONS, DROPOUT_KINDS
+from .lean import BatchNormAct1d, BatchNormAct2d, LeanDropout, LeanDropout2d, LeanMaxPool2d
 
-
-class _MaxPool2dRecompute(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: Tensor, kernel, stride, padding, dilation, ceil_mode) -> Tensor:
-        ctx.save_for_backward(x)
-        ctx.args = (kernel, stride, padding, dilation, ceil_mode)
-        return F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad: Tensor):
-        (x,) = ctx.saved_tensors
-        _, idx = torch.ops.aten.max_pool2d_with_indices(x, *ctx.args)
-        gx = torch.ops.aten.max_pool2d_with_indices_backward(grad, x, *ctx.args, idx)
-        return gx, None, None, None, None, None
-
-
-class LeanMaxPool2d(nn.MaxPool2d):
-    """``nn.MaxPool2d`` (``(B, C, H, W) -> (B, C, H', W')``, same arguments and output) whose
-    backward recomputes the argmax indices instead of keeping them."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-        super().__init__(kernel_size, stride, padding, dilation, return_indices=False, ceil_mode=ceil_mode)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not (torch.is_grad_enabled() and x.requires_grad):
-            return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
-        k = list(_pair(self.kernel_size))
-        s = list(_pair(self.stride if self.stride is not None else self.kernel_size))
-        return _MaxPool2dRecompute.apply(x, k, s, list(_pair(self.padding)), list(_pair(self.dilation)),
-                                         self.ceil_mode)
-
-
-class _DropoutBoolMask(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: Tensor, p: float) -> Tensor:
-        keep = torch.rand_like(x) >= p  # (same shape) bool: 1 byte per element
-        scale = 1.0 / (1.0 - p)
-        ctx.save_for_backward(keep)
-        ctx.scale = scale
-        return x * keep * scale
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad: Tensor):
-        (keep,) = ctx.saved_tensors
-        return grad * keep * ctx.scale, None
-
-
-class LeanDropout(nn.Dropout):
-    """``nn.Dropout`` (element-wise, scaled by 1/(1-p) in training) keeping a bool mask."""
-
-    def __init__(self, p: float = 0.5):
-        super().__init__(p, inplace=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        if self.p == 1.0 or not (torch.is_grad_enabled() and x.requires_grad):
-            return F.dropout(x, self.p, True)
-        return _DropoutBoolMask.apply(x, self.p)
+__all__ = ["LeanDropout", "LeanDropout2d", "LeanMaxPool2d", "Tap", "lean_dropouts_", "make_activation",
+           "make_dropout", "make_maxpool", "make_norm_act"]
 
 
 class Tap(nn.Identity):
@@ -117,11 +51,41 @@ def make_activation(name: str) -> nn.Module:
     raise ValueError(f"unknown activation {name!r}; valid: {ACTIVATIONS}")
 
 
-def make_dropout(p: float, kind: str = "channel") -> nn.Module:
-    """Dropout for a conv map ``(B, C, H, W)``: ``channel`` drops whole channels
-    (``nn.Dropout2d``, as the authors' VGG8B code does), ``element`` single values."""
+def make_dropout(p: float, kind: str = "channel", lean: bool = True) -> nn.Module:
+    """Dropout: ``channel`` drops whole channels of a conv map ``(B, C, H, W)`` (``nn.Dropout2d``,
+    as the authors' VGG8B code does), ``element`` single values (``nn.Dropout``); ``lean``: the
+    1-byte-mask forms (:class:`LeanDropout2d`, :class:`LeanDropout`)."""
     if kind == "channel":
-        return nn.Dropout2d(p)
+        return LeanDropout2d(p) if lean else nn.Dropout2d(p)
     if kind == "element":
-        return nn.Dropout(p)
+        return LeanDropout(p) if lean else nn.Dropout(p)
     raise ValueError(f"unknown dropout kind {kind!r}; valid: {DROPOUT_KINDS}")
+
+
+def make_norm_act(channels: int, activation: str = "relu", lean: bool = True, dims: int = 2) -> list[nn.Module]:
+    """BatchNorm (``dims`` = 2: ``(B, C, H, W)``, 1: ``(B, C)``) then ``activation``: one fused
+    :class:`BatchNormAct2d` / :class:`BatchNormAct1d` with ``lean``, else the two torch layers.
+    Either way the BatchNorm's parameters and buffers have the same names (index in a block)."""
+    if lean:
+        fused = BatchNormAct2d if dims == 2 else BatchNormAct1d
+        return [fused(channels, activation=activation)]
+    return [(nn.BatchNorm2d if dims == 2 else nn.BatchNorm1d)(channels), make_activation(activation)]
+
+
+def make_maxpool(kernel: int, lean: bool = True) -> nn.Module:
+    """``kernel`` x ``kernel`` max-pool, stride ``kernel``: :class:`LeanMaxPool2d` (2-bit window
+    positions) with ``lean``, else ``nn.MaxPool2d`` (int64 indices)."""
+    return LeanMaxPool2d(kernel) if lean else nn.MaxPool2d(kernel)
+
+
+def lean_dropouts_(module: nn.Module) -> nn.Module:
+    """Replace every ``nn.Dropout`` / ``nn.Dropout2d`` inside ``module`` by its lean form, in place
+    (for networks built from torch layers: ResNet, ViT, MLP-Mixer). Dropout has no parameters,
+    so names and checkpoints do not change. Returns ``module``."""
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is nn.Dropout:
+                setattr(parent, name, LeanDropout(child.p))
+            elif type(child) is nn.Dropout2d:
+                setattr(parent, name, LeanDropout2d(child.p))
+    return module

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
+from .layers import lean_dropouts_
 from .vit import MLP, PatchEmbed, init_linear_, num_patches
 
 MIXER_DIM, MIXER_DEPTH, MIXER_PATCH, MIXER_TOKEN_HIDDEN, MIXER_CHANNEL_HIDDEN = 512, 6, 4, 256, 2048
@@ -77,4 +78,5 @@ def mlp_mixer(in_shape: tuple[int, int, int], num_classes: int, *, dim: int = MI
 @ARCHS.register("mlp-mixer", description="MLP-Mixer: 4x4 patches, 64 tokens x 512 dims on 32 px, 6 mixer "
                                          "modules (token MLP 256, channel MLP 2048), loss over tokens (App. J.2.3)")
 def build_mlp_mixer(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
-    return mlp_mixer(in_shape, num_classes, dropout=cfg.dropout)
+    net = mlp_mixer(in_shape, num_classes, dropout=cfg.dropout)
+    return lean_dropouts_(net) if cfg.lean_layers else net

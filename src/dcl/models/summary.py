@@ -136,6 +136,9 @@ def feature_count(shape: tuple[int, ...], layout: str, segments: int | None) -> 
     return int(segments or 1)
 
 
+_ACT_NAMES = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "tanh": "Tanh"}
+
+
 def layer_summary(module: nn.Module) -> str:
     """A one-line summary of a module, e.g. ``Conv3x3(3->128) -> BN -> ReLU -> Dropout(0.05)``."""
     if isinstance(module, nn.Sequential):
@@ -147,7 +150,8 @@ def layer_summary(module: nn.Module) -> str:
     if isinstance(module, nn.Linear):
         return f"Linear({module.in_features}->{module.out_features})"
     if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        return "BN"
+        act = getattr(module, "activation", None)  # fused BN -> activation (models/lean.py)
+        return "BN" if act is None else f"BN -> {_ACT_NAMES[act]}"
     if isinstance(module, nn.LayerNorm):
         return "LN"
     if isinstance(module, nn.Dropout2d):

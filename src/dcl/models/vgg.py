@@ -16,6 +16,10 @@ C = 512 (App. J.2.2). The paper's C_D = 512 (the widest block) is the dictionary
 ``[act]`` is a :class:`~dcl.models.layers.Tap`: the activation before pooling and dropout,
 where Nøkland & Eidnes' methods (``ll-*``) take their local losses (REFERENCE-LL §0).
 
+With ``lean_layers`` (the default) BN -> act is one fused layer keeping only the BN input, the
+max-pool keeps 2 bits per output and dropout a 1-byte mask (:mod:`dcl.models.lean`; outputs,
+gradients and parameter names as with torch's layers, ``--set lean_layers=false``).
+
 Dropout on the conv blocks drops whole channels after the pool (``Dropout2d``), as the
 authors' code that produced the paper's VGG8B numbers does (``dropout_kind=channel``, the
 default); the paper's Table VIII lists an element-wise dropout, which
@@ -32,7 +36,7 @@ from torch import nn
 
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
-from .layers import LeanMaxPool2d, Tap, make_activation, make_dropout
+from .layers import Tap, make_dropout, make_maxpool, make_norm_act
 
 #: (channels, max-pool after the block) of conv blocks 1-6 (Table VIII)
 VGG8B_CONVS: tuple[tuple[int, bool], ...] = (
@@ -44,13 +48,16 @@ LARGE_INPUT = 64            # inputs at least this wide use the 7x7/s2 first con
 
 
 def vgg_conv_block(c_in: int, c_out: int, *, pool: bool, dropout: float, kernel: int = 3,
-                   stride: int = 1, dropout_kind: str = "channel", activation: str = "relu") -> nn.Sequential:
-    """``(B, c_in, H, W) -> (B, c_out, H', W')``: Conv -> BN -> act -> Tap("act") -> [MaxPool 2] -> Dropout."""
-    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2), nn.BatchNorm2d(c_out),
-                               make_activation(activation), Tap("act")]
+                   stride: int = 1, dropout_kind: str = "channel", activation: str = "relu",
+                   lean: bool = True) -> nn.Sequential:
+    """``(B, c_in, H, W) -> (B, c_out, H', W')``: Conv -> BN -> act -> Tap("act") -> [MaxPool 2] -> Dropout.
+    ``lean``: BN -> act fused, max-pool keeping 2-bit window positions, 1-byte dropout masks
+    (:mod:`dcl.models.lean`); parameter names are the same either way."""
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2),
+                               *make_norm_act(c_out, activation, lean), Tap("act")]
     if pool:
-        layers.append(LeanMaxPool2d(2))  # nn.MaxPool2d without its int64 indices (models/layers.py)
-    layers.append(make_dropout(dropout, dropout_kind))
+        layers.append(make_maxpool(2, lean))
+    layers.append(make_dropout(dropout, dropout_kind, lean))
     return nn.Sequential(*layers)
 
 
@@ -66,7 +73,7 @@ def vgg8b_flat_features(in_shape: tuple[int, int, int]) -> int:
 
 
 def vgg8b(in_shape: tuple[int, int, int], num_classes: int, *, dropout: float = 0.0,
-          dropout_kind: str = "channel", activation: str = "relu") -> LocalNet:
+          dropout_kind: str = "channel", activation: str = "relu", lean: bool = True) -> LocalNet:
     """VGG8B for inputs ``(C, H, W)``: 7 local blocks (6 conv, 1 FC) + a linear head."""
     c_in, h, w = in_shape
     if min(h, w) < 16:
@@ -78,12 +85,13 @@ def vgg8b(in_shape: tuple[int, int, int], num_classes: int, *, dropout: float = 
         first_large = i == 0 and large
         blocks.append(vgg_conv_block(c_in, c, pool=pool, dropout=dropout, dropout_kind=dropout_kind,
                                      activation=activation, kernel=7 if first_large else 3,
-                                     stride=2 if first_large else 1))
+                                     stride=2 if first_large else 1, lean=lean))
         specs.append(BlockSpec(c, "map"))
         c_in = c
     f = vgg8b_flat_features(in_shape)
-    blocks.append(nn.Sequential(nn.Flatten(), nn.Linear(f, VGG8B_FC_WIDTH), nn.BatchNorm1d(VGG8B_FC_WIDTH),
-                                make_activation(activation), Tap("act"), nn.Dropout(dropout)))
+    blocks.append(nn.Sequential(nn.Flatten(), nn.Linear(f, VGG8B_FC_WIDTH),
+                                *make_norm_act(VGG8B_FC_WIDTH, activation, lean, dims=1), Tap("act"),
+                                make_dropout(dropout, "element", lean)))
     specs.append(BlockSpec(VGG8B_FC_WIDTH // VGG8B_FC_SEGMENTS, "flat", VGG8B_FC_SEGMENTS))
     head = nn.Linear(VGG8B_FC_WIDTH, num_classes)
     return LocalNet(blocks, head, specs, num_classes=num_classes, in_shape=in_shape, name="vgg8b")
@@ -93,4 +101,4 @@ def vgg8b(in_shape: tuple[int, int, int], num_classes: int, *, dropout: float = 
                                      "28/32/96 px variants (Tables VIII, IX)")
 def build_vgg8b(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
     return vgg8b(in_shape, num_classes, dropout=cfg.dropout, dropout_kind=cfg.dropout_kind,
-                 activation=cfg.activation)
+                 activation=cfg.activation, lean=cfg.lean_layers)

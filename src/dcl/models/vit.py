@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
+from .layers import lean_dropouts_
 
 VIT_DIM, VIT_DEPTH, VIT_HEADS, VIT_PATCH, VIT_MLP_RATIO = 512, 6, 8, 4, 4
 
@@ -172,4 +173,5 @@ def vit(in_shape: tuple[int, int, int], num_classes: int, *, dim: int = VIT_DIM,
 @ARCHS.register("vit", description="ViT: 4x4 patches, 512-d tokens + class token, 6 pre-norm encoder modules "
                                    "(8 heads, mlp x4), loss on the class token (App. J.2.3)")
 def build_vit(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
-    return vit(in_shape, num_classes, dropout=cfg.dropout)
+    net = vit(in_shape, num_classes, dropout=cfg.dropout)
+    return lean_dropouts_(net) if cfg.lean_layers else net
