@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..config import TrainConfig
 from .collect import collect
 from .costs import Cache, epoch_seconds, gpu_hours, step_seconds
-from .grid import Budget, Grid, parse_budget, plan, steps_per_epoch
-from .paper import dataset_sizes, get_table, load_tables
+from .grid import Budget, Grid, cell_config, parse_budget, plan, run_key, steps_per_epoch
+from .paper import PaperTable, dataset_sizes, get_table, load_tables
 from .provenance import command_line, is_main_process, machine, machine_line, now
 from .report import markdown, to_csv, write_table
 from .runner import run_grid, run_state
@@ -36,7 +37,7 @@ class Result:
     wall_seconds: float = 0.0
 
 
-def reproduce(table: str, *, budget: str | Budget = "paper", epochs: int | None = None, seeds: int = 1,
+def reproduce(table: "str | PaperTable", *, budget: str | Budget = "paper", epochs: int | None = None, seeds: int = 1,
               rows: list[str] | None = None, cols: list[str] | None = None, data_dir=None,
               out: str | Path = "reproduce", device: str | None = None, overrides: dict[str, Any] | None = None,
               memory: bool = True, train: bool = True, progress: bool = False,
@@ -120,19 +121,32 @@ def list_tables(*, tflops: float | None = None) -> list[dict[str, Any]]:
         missing = sorted({c.problem for c in grid.cells if c.problem and not c.problem.startswith("no data")})
         hours, seen = 0.0, set()
         for c in grid.cells:
-            if t.kind != "train" or not c.runs or c.runs[0].key in seen:
+            cfg = c.runs[0].cfg if c.runs else _stand_in(c)
+            if t.kind != "train" or cfg is None or run_key(cfg) in seen:
                 continue
-            seen.add(c.runs[0].key)
-            cfg = c.runs[0].cfg
+            seen.add(run_key(cfg))
             if cfg.data in sizes:
                 try:
                     hours += gpu_hours(cfg, *sizes[cfg.data], tflops or ASSUMED_TFLOPS)
-                except (DCLError, RuntimeError, NotImplementedError):
+                except (DCLError, RuntimeError, NotImplementedError, ValueError):
                     pass
         out.append({"table": name, "source": t.source, "title": t.title, "kind": t.kind, "cells": len(grid.cells),
                     "runs": len(seen), "datasets": datasets, "methods": methods, "missing": missing,
                     "gpu_hours": hours if t.kind == "train" else 0.0, "printed": t.printed})
     return out
+
+
+def _stand_in(cell) -> "TrainConfig | None":
+    """For a cell whose method is not registered yet: the same network and dataset under BP
+    (the network's FLOPs do not depend on the method; its own modules are not counted)."""
+    from ..errors import DCLError
+    if not str(cell.problem).startswith("method not registered"):
+        return None
+    plain = {k: v for k, v in cell.overrides.items() if not (isinstance(v, str) and v.startswith("@"))}
+    try:
+        return cell_config({**cell.settings, "method": "bp"}, plain, {})
+    except DCLError:
+        return None
 
 
 __all__ = ["Result", "estimate", "get_table", "list_tables", "load_tables", "reproduce"]

@@ -181,7 +181,7 @@ def build_table(name: str, d: dict[str, Any]) -> PaperTable:
             row, col = (other, a) if t.printed_by == "cols" else (a, other)
             for kind, tok in zip(values, toks):
                 parts = re.fullmatch(_PATTERNS[kind], tok).groupdict()
-                source = f"{t.source}, {a.label}, {other.label}, {QUANTITY_LABELS[kind]}"
+                source = f"{t.source}; {a.label}; {other.label}; {QUANTITY_LABELS[kind]}"
                 t.numbers[(row.key, col.key, kind)] = to_value(kind, parts, tok, source)
     return t
 

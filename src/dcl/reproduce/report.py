@@ -33,10 +33,9 @@ def count(v: Any) -> str:
     if v is None:
         return "-"
     v = float(v)
-    if v >= 1e6:
-        return f"{v / 1e6:.3g}M"
-    if v >= 1e3:
-        return f"{v / 1e3:.3g}K"
+    for scale, unit in ((1e6, "M"), (1e3, "K")):
+        if v >= scale:
+            return f"{v / scale:#.3g}".rstrip(".") + unit
     return f"{v:.0f}"
 
 
@@ -105,7 +104,7 @@ def details(grid: Grid, rows: list[dict[str, Any]]) -> str:
         head += ["epochs (paper)", "seeds", "ours final", "ours best (epoch)", "paper", "Δ best − paper"]
     if "params" in t.values:
         head += ["params", "paper"]
-    head += ["Δθ", "paper Δθ"] if "dparams" in t.values or t.kind == "train" else []
+    head += ["Δθ"] + (["paper Δθ"] if "dparams" in t.values else [])
     if t.has_memory:
         head += ["memory MiB", "kind", "paper MiB"]
     head += ["wall s", "load"] if t.kind == "train" else []
@@ -119,8 +118,7 @@ def details(grid: Grid, rows: list[dict[str, Any]]) -> str:
                      paper_err(r), (f"{r['diff']:+.2f}" if r.get("diff") is not None else "-")]
         if "params" in t.values:
             line += [_int(r.get("params")), count(r.get("paper_params"))]
-        if "dparams" in t.values or t.kind == "train":
-            line += [_int(r.get("delta_params")), count(r.get("paper_dparams"))]
+        line += [_int(r.get("delta_params"))] + ([count(r.get("paper_dparams"))] if "dparams" in t.values else [])
         if t.has_memory:
             line += [_num(r.get("memory_mib"), 1), r.get("memory_kind") or "-", _mib(r.get("paper_memory"))]
         if t.kind == "train":
