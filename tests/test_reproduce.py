@@ -71,7 +71,9 @@ def test_grid_killed_midway_resumes_to_the_same_table(tmp_path, real_data_dir, o
     bp_sessions = json.loads((bp_run.folder(out) / "provenance.json").read_text())
     dcl_sessions = json.loads((dcl_run.folder(out) / "provenance.json").read_text())
     assert [s["from_epoch"] for s in bp_sessions] == [0]             # trained once, then reused
-    assert [(s["from_epoch"], s["to_epoch"]) for s in dcl_sessions] == [(len(history), 3)]   # resumed
+    # the killed session (never ended), then the one that resumed from its checkpoint
+    assert [(s["from_epoch"], s["to_epoch"], s["ended"] is None) for s in dcl_sessions] == \
+        [(0, None, True), (len(history), 3, False)]
     epochs = [json.loads(line)["epoch"] for line in (dcl_run.train_dir(out) / "metrics.jsonl").read_text().splitlines()]
     assert epochs == [1, 2, 3]
 

@@ -47,23 +47,32 @@ def reproduce(table: "str | PaperTable", *, budget: str | Budget = "paper", epoc
     ``out`` already holds). ``train=False`` only writes the tables."""
     t0 = time.perf_counter()
     out = Path(out)
+    main = is_main_process()
+    if not main:  # data-parallel ranks other than 0 train alongside, silently, and write nothing
+        log, progress = (lambda s: None), False
     b = budget if isinstance(budget, Budget) else parse_budget(budget, epochs)
     selected_grid = plan(table, budget=b, seeds=seeds, rows=rows, cols=cols, out=out, data_dir=data_dir,
                          overrides=overrides, device=device)
     name = selected_grid.table.name
     counts: dict[str, int] = {}
+    interrupted = False
     if train and selected_grid.table.kind == "train":
-        counts = run_grid(selected_grid, data_dir=data_dir, progress=progress, log=log)
-    full = plan(table, budget=b, seeds=seeds, out=out, data_dir=data_dir, overrides=overrides, device=device)
-    selected = {(c.row.key, c.col.key) for c in selected_grid.cells}
-    cache = Cache(out / "costs.json")
-    result_rows = collect(full, cache=cache, data_dir=data_dir, device=device, selected=selected,
-                          measure_memory=memory, log=log)
-    res = Result(name, result_rows, counts, wall_seconds=time.perf_counter() - t0)
-    if is_main_process():
+        try:
+            counts = run_grid(selected_grid, data_dir=data_dir, progress=progress, log=log)
+        except KeyboardInterrupt:
+            interrupted = True   # still write the table of what is done, then stop
+    res = Result(name, [], counts)
+    if main:
+        full = plan(table, budget=b, seeds=seeds, out=out, data_dir=data_dir, overrides=overrides, device=device)
+        selected = {(c.row.key, c.col.key) for c in selected_grid.cells}
+        res.rows = collect(full, cache=Cache(out / "costs.json"), data_dir=data_dir, device=device,
+                           selected=selected, measure_memory=memory and not interrupted, log=log)
         header = {"written": now(), "machine": machine_line(machine(device or "cpu"))}
-        res.markdown = markdown(full, result_rows, command=command or command_line(), header=header)
-        res.markdown_path, res.csv_path = write_table(out, name, res.markdown, to_csv(result_rows))
+        res.markdown = markdown(full, res.rows, command=command or command_line(), header=header)
+        res.markdown_path, res.csv_path = write_table(out, name, res.markdown, to_csv(res.rows))
+    res.wall_seconds = time.perf_counter() - t0
+    if interrupted:
+        raise KeyboardInterrupt
     return res
 
 

@@ -156,5 +156,7 @@ def _add_provenance(rec, done, out: Path) -> None:
     rec["machines"] = " | ".join(sorted({machine_line(s) for s in sessions}))
     rec["devices"] = " ".join(sorted({str(s.get("gpu") or s.get("device")) for s in sessions}))
     rec["wall_seconds"] = round(sum(float(s.get("wall_seconds") or 0) for s in sessions), 1) if sessions else None
+    rec["sessions"] = len(sessions)
+    rec["interrupted_sessions"] = sum(1 for s in sessions if "id" in s and s.get("ended") is None)
     loads = [s.get(k) for s in sessions for k in ("loadavg_start", "loadavg_end") if s.get(k) is not None]
     rec["load"] = f"{min(loads):.1f}-{max(loads):.1f}" if loads else ""

@@ -86,9 +86,11 @@ def is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def append_session(run_dir: Path, session: dict[str, Any]) -> None:
+def record_session(run_dir: Path, session: dict[str, Any]) -> None:
+    """Add ``session`` to the run's ``provenance.json``, or update the record with its ``id``
+    (a session is recorded when it starts, so a killed one stays visible, and again when it ends)."""
     path = Path(run_dir) / "provenance.json"
-    data = read_provenance(run_dir)
+    data = [s for s in read_provenance(run_dir) if s.get("id") != session.get("id")]
     data.append(session)
     write_json(path, data)
 

@@ -16,7 +16,7 @@ CSV_FIELDS = (
     "budget", "epochs", "paper_epochs", "seeds", "seeds_done", "final_mean", "final_std", "best_mean", "best_std",
     "best_epochs", "paper", "paper_std", "paper_replicated", "diff", "params", "paper_params", "delta_params",
     "paper_dparams", "memory_mib", "memory_accounted_mib", "memory_kind", "memory_batch", "paper_memory",
-    "paper_source", "runs", "commits", "machines", "devices", "wall_seconds", "load",
+    "paper_source", "runs", "commits", "machines", "devices", "wall_seconds", "sessions", "interrupted_sessions", "load",
 )
 
 

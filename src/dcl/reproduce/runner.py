@@ -8,6 +8,7 @@ nothing here depends on the device. Only the main process writes provenance and 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import traceback
@@ -18,7 +19,7 @@ from typing import Any, Callable
 from ..checkpoint import atomic_write_text, write_json
 from ..errors import DCLError
 from .grid import REF_PREFIX, Grid, RunSpec, run_identity
-from .provenance import append_session, command_line, is_main_process, loadavg, machine, now
+from .provenance import command_line, record_session, is_main_process, loadavg, machine, now
 
 
 @dataclass
@@ -91,8 +92,11 @@ def train_run(spec: RunSpec, out: Path, *, data_dir=None, progress: bool = False
             (d / "error.txt").unlink()
         if not resume and t.exists():  # no finished epoch in it: nothing to keep
             shutil.rmtree(t)
-    session = {"started": now(), "from_epoch": state.epochs if resume else 0, "command": command_line(),
+    session = {"id": f"{os.getpid()}-{time.time_ns()}", "started": now(), "ended": None,
+               "from_epoch": state.epochs if resume else 0, "to_epoch": None, "command": command_line(),
                "loadavg_start": loadavg(), **machine(cfg.device)}
+    if is_main_process():
+        record_session(d, session)       # visible even if this process is killed
     t0 = time.perf_counter()
     try:
         summary = train(cfg, t, data_dir=data_dir, resume=resume, progress=progress, log=log)
@@ -104,7 +108,7 @@ def train_run(spec: RunSpec, out: Path, *, data_dir=None, progress: bool = False
         session.update(ended=now(), wall_seconds=round(time.perf_counter() - t0, 1), loadavg_end=loadavg(),
                        to_epoch=_epochs_in(t))
         if is_main_process():
-            append_session(d, session)
+            record_session(d, session)
     return summary
 
 
