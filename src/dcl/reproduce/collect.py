@@ -80,6 +80,8 @@ def collect(grid: Grid, *, cache: Cache | None = None, data_dir=None, device: st
             _add_errors(rec, cell, done, grid, data_dir, device)
         _add_paper(rec, cell)
         _add_costs(rec, cell, done, grid, cache, sel, measure_memory, log)
+        if t.kind != "train" and cell.problem is None and rec.get("memory_mib") is None:
+            rec["status"] = "not measured" if sel else "not selected"
         _add_provenance(rec, done, grid.out)
         rows.append(rec)
     return rows
