@@ -115,6 +115,7 @@ def _add_paper(rec, cell: Cell) -> None:
     for q in ("params", "dparams", "memory"):
         v = t.paper_value(cell.row.key, cell.col.key, q)
         rec[f"paper_{q}"] = v.value if v else None
+        rec[f"paper_{q}_printed"] = v.printed if v else None
     if not t.printed:
         rec["paper_source"] = f"{t.source} (an image: no printed values)"
 

@@ -51,7 +51,7 @@ class Budget:
 
     def describe(self) -> str:
         if self.epochs is not None:
-            return f"{self.epochs} epochs per run (milestones scaled)"
+            return f"{self.epochs} epoch{'s' if self.epochs > 1 else ''} per run (milestones scaled)"
         if self.fraction == 1.0:
             return "the paper's epochs"
         return f"{self.fraction:g} of the paper's epochs (milestones scaled alike)"

@@ -79,9 +79,9 @@ def side_by_side(grid: Grid, rows: list[dict[str, Any]]) -> str:
                 parts.append(f"{_num(ours)} / {paper_err(r)}" if ours is not None
                              else f"({_status_word(r)}) / {paper_err(r)}")
             if "dparams" in t.values:
-                parts.append(f"Δθ {count(r.get('delta_params'))} / {count(r.get('paper_dparams'))}")
+                parts.append(f"Δθ {count(r.get('delta_params'))} / {r.get('paper_dparams_printed') or '-'}")
             if "params" in t.values:
-                parts.append(f"{count(r.get('params'))} / {count(r.get('paper_params'))}")
+                parts.append(f"{count(r.get('params'))} / {r.get('paper_params_printed') or '-'}")
             if t.has_memory:
                 parts.append(f"{_mib(r.get('memory_mib'))} / {_mib(r.get('paper_memory'))} MiB")
             cells.append("<br>".join(parts))
@@ -117,8 +117,8 @@ def details(grid: Grid, rows: list[dict[str, Any]]) -> str:
                      pm(r.get("best_mean"), r.get("best_std")) + (f" ({r['best_epochs']})" if r.get("best_epochs") else ""),
                      paper_err(r), (f"{r['diff']:+.2f}" if r.get("diff") is not None else "-")]
         if "params" in t.values:
-            line += [_int(r.get("params")), count(r.get("paper_params"))]
-        line += [_int(r.get("delta_params"))] + ([count(r.get("paper_dparams"))] if "dparams" in t.values else [])
+            line += [_int(r.get("params")), r.get("paper_params_printed") or "-"]
+        line += [_int(r.get("delta_params"))] + ([r.get("paper_dparams_printed") or "-"] if "dparams" in t.values else [])
         if t.has_memory:
             line += [_num(r.get("memory_mib"), 1), r.get("memory_kind") or "-", _mib(r.get("paper_memory"))]
         if t.kind == "train":
@@ -146,7 +146,7 @@ def markdown(grid: Grid, rows: list[dict[str, Any]], *, command: str, header: di
     t = grid.table
     parts = [f"# {t.source}: {t.title}", "",
              f"Command: `{command}`  ",
-             f"Written {header['written']} by {header['machine']}.  "]
+             f"Table written {header['written']} on {header['machine']}.  "]
     if t.kind == "train":
         parts.append(f"Budget: {grid.budget.describe()}; {grid.seeds} seed(s) per cell (seeds 0..{grid.seeds - 1})"
                      + (f"; the paper averages {t.paper_seeds} runs" if t.paper_seeds else "") + ".  ")
