@@ -139,3 +139,22 @@ def test_cost_table_measures_memory_with_the_bench_api(tmp_path):
     assert len(cached) == 2
     _, cells = estimate(t, out=tmp_path)
     assert [c["col"] for c in cells] == ["bp", "dcl"]
+
+
+def test_a_cell_reading_another_columns_run_trains_it_first(tmp_path, real_data_dir):
+    """Fig. 4's static dictionaries are scaled to the norm of the same row's trained D^Z: the
+    reference "@col:dz" makes the D^Z run a prerequisite, even when only D^N is selected."""
+    from dcl.methods.dcl import dictionary_row_norm
+    t = build_table("ref", {
+        "source": "Ref", "arch": "fc", "values": ["err"], "rows": [{"key": "mnist", "data": "mnist"}],
+        "cols": [{"key": "dz", "method": "dcl"},
+                 {"key": "dn", "method": "dcl-s", "set": {"dict_norm_from": "@col:dz"}}]})
+    res = reproduce(t, cols=["dn"], out=tmp_path, data_dir=real_data_dir, epochs=1,
+                    overrides={"limit_train_batches": 2}, log=lambda s: None)
+    assert res.counts["trained"] == 2
+    grid = plan(t, budget=parse_budget(None, 1), out=tmp_path, overrides={"limit_train_batches": 2})
+    dz, dn = (c.runs[0] for c in grid.cells)
+    assert dn.refs == {"dict_norm_from": dz.key}
+    norm_z = dictionary_row_norm(dz.train_dir(tmp_path))
+    assert dictionary_row_norm(dn.train_dir(tmp_path)) == pytest.approx(norm_z, rel=1e-6)  # random rows: ~1e-2 apart
+    assert {r["col"]: r["status"] for r in res.rows} == {"dz": "done", "dn": "done"}

@@ -105,6 +105,7 @@ class Cell:
     overrides: dict[str, Any]
     metric: str
     runs: list[RunSpec] = field(default_factory=list)
+    needs: list[RunSpec] = field(default_factory=list)   # runs of other columns its runs read ("@col:")
     paper_epochs: int | None = None   # the recipe's epochs before the budget
     problem: str | None = None    # "no data: cifar10 not in DATA_DIR", "method not registered: ff", ...
 
@@ -122,12 +123,14 @@ class Grid:
     out: Path
 
     def runs(self) -> list[RunSpec]:
-        """Every distinct run of the grid, a referenced run before the runs that read it."""
+        """Every distinct run of the grid's runnable cells, the runs another run reads (also
+        when their own cell is not selected) before the runs that read them."""
         seen: dict[tuple[str, int], RunSpec] = {}
         for cell in self.cells:
-            for r in cell.runs:
-                seen.setdefault((r.key, r.seed), r)
-        return sorted(seen.values(), key=lambda r: (len(r.refs) > 0,))
+            if cell.problem is None:
+                for r in cell.needs + cell.runs:
+                    seen.setdefault((r.key, r.seed), r)
+        return sorted(seen.values(), key=lambda r: len(r.refs) > 0)
 
 
 def _select(axis: list[Axis], keys: list[str] | None, what: str) -> list[Axis]:
@@ -243,6 +246,7 @@ def _add_runs(cell: Cell, budget: Budget, seeds: int, extra: dict[str, Any], col
             cell.problem = f"needs column {col_key}, which cannot run: {e}"
             return
         refs[name] = run_key(ref_cfg)
+        cell.needs += [RunSpec(refs[name], s, ref_cfg.replace(seed=s)) for s in range(seeds)]
     key = run_key(cfg, refs)
     cell.runs = [RunSpec(key, s, cfg.replace(seed=s), refs) for s in range(seeds)]
 

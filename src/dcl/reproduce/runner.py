@@ -129,8 +129,7 @@ def run_grid(grid: Grid, *, data_dir=None, progress: bool = False, log: Callable
     """
     from tqdm.auto import tqdm
 
-    runnable = {id(r) for c in grid.cells if c.problem is None for r in c.runs}
-    runs = [r for r in grid.runs() if id(r) in runnable]
+    runs = grid.runs()
     counts = {"trained": 0, "reused": 0, "failed": 0, "blocked": 0}
     todo = []
     for r in runs:
