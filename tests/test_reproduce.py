@@ -158,3 +158,23 @@ def test_a_cell_reading_another_columns_run_trains_it_first(tmp_path, real_data_
     norm_z = dictionary_row_norm(dz.train_dir(tmp_path))
     assert dictionary_row_norm(dn.train_dir(tmp_path)) == pytest.approx(norm_z, rel=1e-6)  # random rows: ~1e-2 apart
     assert {r["col"]: r["status"] for r in res.rows} == {"dz": "done", "dn": "done"}
+
+
+def test_cells_sharing_a_run_read_their_own_metrics(tmp_path, real_data_dir):
+    """Three cells of one run (block:1, head, ensemble:2) train it once and read it three ways."""
+    from dcl.inference import eval_error, load_trained
+    t = build_table("metrics", {
+        "source": "Metrics", "arch": "fc", "data": "mnist", "method": "dcl", "values": ["err"],
+        "rows": [{"key": "fc"}],
+        "cols": [{"key": "b1", "metric": "block:1"}, {"key": "head", "metric": "head"},
+                 {"key": "ens", "metric": "ensemble:2"}]})
+    res = reproduce(t, out=tmp_path, data_dir=real_data_dir, epochs=1, overrides={"limit_train_batches": 2},
+                    log=lambda s: None)
+    assert res.counts["trained"] == 1
+    got = {r["col"]: r["final_mean"] for r in res.rows}
+    run_dir = plan(t, budget=parse_budget(None, 1), out=tmp_path,
+                   overrides={"limit_train_batches": 2}).cells[0].runs[0].train_dir(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert got["b1"] == summary["layer_test_errors"][0] and got["head"] == summary["test_error"]
+    assert got["ens"] == pytest.approx(eval_error(load_trained(run_dir), "ensemble", p=2.0))
+    assert json.loads((run_dir.parent / "posthoc.json").read_text())["ensemble:2"]["epochs"] == 1

@@ -98,18 +98,22 @@ def _dry_run(grid, cells, as_json: bool) -> int:
         print_json({"table": grid.table.name, "budget": grid.budget.describe(), "seeds": grid.seeds, "cells": cells})
         return 0
     rows = []
-    total = 0.0
+    total, untimed = 0.0, 0
     for c in cells:
         secs = c.get("seconds")
         total += secs or 0.0
+        untimed += secs is None and bool(c.get("runs"))
         rows.append([c["label"], c.get("method", "-"), c.get("arch", "-"),
                      f"{c.get('epochs', '-')}/{c.get('paper_epochs', '-')}", c.get("state") or "-",
                      _duration(c.get("epoch_seconds")), _duration(secs), c.get("problem") or ""])
     print(f"{grid.table.source}: {grid.table.title}\nbudget: {grid.budget.describe()}; seeds: {grid.seeds}; "
           f"runs in {grid.out}/runs")
     print(table(rows, ["cell", "method", "network", "epochs/paper", "state", "per epoch", "remaining", "problem"]))
-    print(f"estimated remaining time on this machine: {_duration(total)} (timed on random batches; "
-          f"cells without data are timed too)")
+    if untimed:
+        print(f"{untimed} cell(s) not timed (--no-timing)")
+    else:
+        print(f"estimated remaining time on this machine: {_duration(total)} (timed on random batches; "
+              f"cells without data are timed too)")
     return 0
 
 
