@@ -7,6 +7,7 @@ nothing here depends on the device. Only the main process writes provenance and 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -119,6 +120,27 @@ def _epochs_in(d: Path) -> int:
         return 0
 
 
+@contextlib.contextmanager
+def shared_process_group(device: str):
+    """Under a launcher (``torchrun``: WORLD_SIZE > 1), one process group for the whole grid,
+    which every run's :func:`dcl.train` joins (``dcl.parallel`` reuses a group its caller made)
+    instead of creating and destroying one per run. Elsewhere: nothing."""
+    import torch
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not dist.is_available() or dist.is_initialized():
+        yield
+        return
+    cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+    dist.init_process_group("nccl" if cuda else "gloo")
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
 def run_grid(grid: Grid, *, data_dir=None, progress: bool = False, log: Callable[[str], None] = print,
              train_one: Callable[..., Any] = train_run) -> dict[str, int]:
     """Train every run of ``grid`` whose cell can run and which is not done yet, in order.
@@ -139,6 +161,14 @@ def run_grid(grid: Grid, *, data_dir=None, progress: bool = False, log: Callable
             todo.append(r)
     if counts["reused"]:
         log(f"{counts['reused']} run(s) already done in {grid.out}/runs: reused")
+    if not todo:
+        return counts
+    with shared_process_group(todo[0].cfg.device):
+        _train_all(todo, grid, counts, data_dir, progress, log, train_one, tqdm)
+    return counts
+
+
+def _train_all(todo, grid, counts, data_dir, progress, log, train_one, tqdm) -> None:
     bar = tqdm(todo, desc=f"{grid.table.name} runs", disable=not progress, dynamic_ncols=True)
     for i, r in enumerate(bar, 1):
         st = run_state(r, grid.out)
@@ -154,4 +184,3 @@ def run_grid(grid: Grid, *, data_dir=None, progress: bool = False, log: Callable
         except Exception as e:  # noqa: BLE001 - one broken run must not stop the grid
             counts["failed"] += 1
             log(f"  failed: {type(e).__name__}: {e} (traceback in {r.folder(grid.out) / 'error.txt'})")
-    return counts
