@@ -1,0 +1,14 @@
+"""Reproduce the paper's tables: every table and figure of the paper as a resumable grid of
+runs whose output is the table, ours beside the paper's numbers (``dcl reproduce``).
+
+* :func:`reproduce` - train what is not done, write ``OUT/TABLE.md`` and ``OUT/TABLE.csv``
+* :func:`estimate` - the grid with an estimated time per cell on this machine (``--dry-run``)
+* :func:`list_tables` - what each table needs (``--list``)
+* :func:`load_tables`, :func:`get_table` - the paper's numbers (``paper.toml``)
+* :data:`METRICS` - how a cell is read from its run (register more by name)
+"""
+from .api import Result, estimate, list_tables, reproduce
+from .metrics import METRICS, Metric
+from .paper import get_table, load_tables
+
+__all__ = ["METRICS", "Metric", "Result", "estimate", "get_table", "list_tables", "load_tables", "reproduce"]
