@@ -17,7 +17,8 @@ import warnings
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .checks import describe_value, is_integer, is_real
+from .checks import describe_value
+from .config_types import coerce_value, exact_value, merge_options, parse_set_options, type_name  # noqa: F401
 from .config_rules import ACTIVATIONS, DROPOUT_KINDS, RULES, check_field_use, check_values  # noqa: F401
 from .errors import DCLError, DCLNote
 from .registry import Registry
@@ -231,85 +232,13 @@ def _field_types() -> dict[str, Any]:
     return {f.name: hints[f.name] for f in fields(TrainConfig)}
 
 
-def _type_name(tp: Any) -> str:
-    optional = typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", None))
-    inner = [a for a in typing.get_args(tp) if a is not type(None)][0] if optional else tp
-    if typing.get_origin(inner) is tuple:
-        name = "a list of " + {int: "integers", float: "numbers"}.get(typing.get_args(inner)[0], "values")
-    else:
-        name = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[inner]
-    return name + (" or None" if optional else "")
-
-
-def _exact(value: Any, tp: Any) -> tuple[bool, Any]:
-    """``(True, value as tp)`` if ``value`` already is of type ``tp`` (ints count as floats,
-    lists as tuples); ``(False, None)`` otherwise. Strings are never parsed here."""
-    if typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        if value is None:
-            return True, None
-        tp = [a for a in typing.get_args(tp) if a is not type(None)][0]
-    if typing.get_origin(tp) is tuple:
-        if not isinstance(value, (tuple, list)):
-            return False, None
-        items = [_exact(v, typing.get_args(tp)[0]) for v in value]
-        return (all(ok for ok, _ in items), tuple(v for _, v in items))
-    if tp is bool:
-        return (True, bool(value)) if isinstance(value, bool) or type(value).__name__ == "bool_" else (False, None)
-    if tp is int:
-        return (True, int(value)) if is_integer(value) else (False, None)
-    if tp is float:
-        return (True, float(value)) if is_real(value) else (False, None)
-    return (True, value) if isinstance(value, tp) else (False, None)
-
-
 def check_types(cfg: TrainConfig) -> None:
     """Check (and normalise in place) each field's type against its annotation."""
     for name, tp in _field_types().items():
-        ok, value = _exact(getattr(cfg, name), tp)
+        ok, value = exact_value(getattr(cfg, name), tp)
         if not ok:
-            raise DCLError(f"{name} must be {_type_name(tp)}, got {describe_value(getattr(cfg, name))}")
+            raise DCLError(f"{name} must be {type_name(tp)}, got {describe_value(getattr(cfg, name))}")
         object.__setattr__(cfg, name, value)
-
-
-def _coerce(name: str, value: Any, tp: Any) -> Any:
-    """Convert ``value`` (possibly a CLI string) to the field's type, or raise DCLError."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and type(None) in args:
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
-            return None
-        inner = [a for a in args if a is not type(None)][0]
-        return _coerce(name, value, inner)
-    try:
-        if origin is tuple:
-            if isinstance(value, str):
-                parts = [p for p in value.replace(" ", "").split(",") if p]
-            else:
-                parts = list(value)
-            elem = args[0]
-            return tuple(_coerce(name, p, elem) for p in parts)
-        if tp is bool:
-            if isinstance(value, bool):
-                return value
-            s = str(value).lower()
-            if s in ("1", "true", "yes", "on"):
-                return True
-            if s in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if tp is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return int(value) if not isinstance(value, str) else int(value, 10)
-        if tp is float:
-            return float(value)
-        if tp is str:
-            return str(value)
-    except (TypeError, ValueError):
-        pass
-    else:
-        return value
-    raise DCLError(f"bad value {value!r} for {name}: expected {getattr(tp, '__name__', tp)}")
 
 
 def coerce_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
@@ -320,37 +249,8 @@ def coerce_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig
         key = key.replace("-", "_")
         if key not in types:
             raise DCLError(f"unknown config field {key!r}; valid fields: {', '.join(types)}")
-        changes[key] = _coerce(key, value, types[key])
+        changes[key] = coerce_value(key, value, types[key])
     return dataclasses.replace(cfg, **changes)
-
-
-def parse_set_options(items: list[str]) -> dict[str, str]:
-    """Parse ``["lr=1e-3", "milestones=10,20"]`` into a dict; bad items, and a field set
-    twice, raise DCLError."""
-    out: dict[str, str] = {}
-    for item in items:
-        if "=" not in item:
-            raise DCLError(f"bad override {item!r}: expected FIELD=VALUE")
-        k, v = item.split("=", 1)
-        k = k.strip().replace("-", "_")
-        if not k:
-            raise DCLError(f"bad override {item!r}: expected FIELD=VALUE")
-        if k in out:
-            raise DCLError(f"{k} is set twice (--set {k}={out[k]} and --set {k}={v.strip()}); give it once")
-        out[k] = v.strip()
-    return out
-
-
-def merge_options(flags: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
-    """The fields a command line asks for: its named flags (``--epochs 1``: ``{"epochs": 1}``;
-    None = not given) and its ``--set`` pairs. A field given both ways is a DCLError (one
-    would silently win); ``--set arch=...`` etc. count as ``--arch ...``."""
-    given = {k.replace("-", "_"): v for k, v in flags.items() if v is not None}
-    for key, value in sets.items():
-        if key in given:
-            flag = "--" + key.replace("_", "-")
-            raise DCLError(f"{key} is given twice ({flag} {given[key]} and --set {key}={value}); give it once")
-    return {**given, **sets}
 
 
 def preset_candidates(arch: str, data: str, method: str) -> list[str]:
