@@ -19,7 +19,7 @@ from typing import Any
 from ..checkpoint import write_json
 from ..config import TrainConfig
 from .grid import run_identity
-from .provenance import is_main_process
+from .provenance import code_version, is_main_process
 
 #: the throughput assumed for the GPU-hours estimate of ``dcl reproduce --list``
 ASSUMED_TFLOPS = 10.0
@@ -45,6 +45,13 @@ class Cache:
         return self.data.get(section, {}).get(key)
 
     def put(self, section: str, key: str, value: Any) -> None:
+        """Add one measurement, merged into what the file holds now (another grid writing
+        to the same ``OUT`` meanwhile keeps its entries)."""
+        if is_main_process():
+            on_disk = Cache(self.path).data
+            for sec, entries in self.data.items():
+                on_disk.setdefault(sec, {}).update(entries)
+            self.data = on_disk
         self.data.setdefault(section, {})[key] = value
         if is_main_process():
             write_json(self.path, self.data)
@@ -81,11 +88,13 @@ def memory(cfg: TrainConfig, batch_size: int, cache: Cache | None = None, log=No
         if log:
             log(f"measuring memory: {cfg.method} on {cfg.arch} / {cfg.data}-shaped batches of {batch_size} ({cfg.device})")
         cuda = cfg.device.startswith("cuda")
-        row = run_benchmark(cfg.arch, cfg.data, batch_size, [cfg.method], steps=1, warmup=1, repeats=1,
+        # two steps in all: one timed (it creates the optimizer state), one accounted (bench's
+        # account_memory needs a step before it); the step time is not used here
+        row = run_benchmark(cfg.arch, cfg.data, batch_size, [cfg.method], steps=1, warmup=0, repeats=1,
                             device=cfg.device, compile=cfg.compile, amp=cfg.amp, isolated=cuda,
                             overrides=overrides)[0]
         hit = {k: row.get(k) for k in ("peak_memory_mb", "cuda_peak_mb", "params", "delta_params", "step_ms")}
-        hit.update(batch_size=batch_size, device=row.get("device"), host=platform.node())
+        hit.update(batch_size=batch_size, device=row.get("device"), host=platform.node(), commit=code_version())
         if cache:
             cache.put("memory", key, hit)
     return hit
