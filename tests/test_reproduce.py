@@ -85,6 +85,7 @@ def test_grid_killed_midway_resumes_to_the_same_table(tmp_path, real_data_dir, o
 
     third = reproduce("table2", out=out, data_dir=real_data_dir, **TINY)     # all done: nothing trains
     assert third.counts["trained"] == 0 and third.counts["reused"] == 2
+    assert again.markdown_path.name == "table2-3ep.md"     # a budget's own table: the paper budget's is table2.md
     md = again.markdown_path.read_text()
     assert "| MNIST | BP | done | 3 (150) | 1/1 |" in md and "dcl commit" in md
 

@@ -100,9 +100,12 @@ def memory(cfg: TrainConfig, batch_size: int, cache: Cache | None = None, log=No
     return hit
 
 
-def step_seconds(cfg: TrainConfig, cache: Cache | None = None, steps: int = 2) -> float:
-    """Seconds per training step of ``cfg`` on this machine and device: ``steps`` steps on a
-    random batch after one warm-up step (dcl.bench); cached per machine and thread count."""
+def step_seconds(cfg: TrainConfig, cache: Cache | None = None, steps: int = 2, min_seconds: float = 3.0,
+                 max_steps: int = 50) -> float:
+    """Seconds per training step of ``cfg`` on this machine and device: the mean over at least
+    ``steps`` steps on a random batch after one warm-up step, and more (up to ``max_steps``)
+    until ``min_seconds`` have passed, so one step slowed by other work on a shared machine
+    does not set the estimate (dcl.bench); cached per machine and thread count."""
     import torch
     key = cost_key(cfg.replace(epochs=1, milestones=()), "step", cfg.batch_size, cfg.device, platform.node(),
                    torch.get_num_threads())
@@ -111,7 +114,11 @@ def step_seconds(cfg: TrainConfig, cache: Cache | None = None, steps: int = 2) -
         from ..bench import build_bench_run, time_steps
         run, x, y = build_bench_run(cfg)
         run.method.train_step(x, y)
-        hit, _ = time_steps(run, x, y, steps)
+        total, n = 0.0, 0
+        while n < steps or (total < min_seconds and n < max_steps):
+            total += time_steps(run, x, y, 1)[0]
+            n += 1
+        hit = total / n
         if cache:
             cache.put("timing", key, hit)
     return float(hit)
