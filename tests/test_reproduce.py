@@ -112,6 +112,13 @@ def test_budget_scales_epochs_and_milestones():
     assert (short.epochs, short.milestones) == (15, (5, 10, 12))
     assert parse_budget("paper").scale(cfg) == cfg
     assert parse_budget(None, 2).scale(cfg).milestones == (1,)
+    # DRTP's recipe has a constant schedule: its milestones are not read, so they stay as they
+    # are (scaled ones would be a field set on purpose that the run ignores, which dcl.train refuses)
+    from dcl.config import check_fields_used
+    drtp = plan("table2", budget="short", rows=["mnist"], cols=["drtp"]).cells[0]
+    assert drtp.problem is None and drtp.runs[0].cfg.epochs == 10
+    assert drtp.runs[0].cfg.milestones == resolve_config(data="mnist").milestones
+    check_fields_used(drtp.runs[0].cfg)
     for bad in ("long", "0", "1.5"):
         assert main(["reproduce", "table2", "--budget", bad, "--dry-run"]) == 2
 
