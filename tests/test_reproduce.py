@@ -77,8 +77,15 @@ def test_grid_killed_midway_resumes_to_the_same_table(tmp_path, real_data_dir, o
     epochs = [json.loads(line)["epoch"] for line in (dcl_run.train_dir(out) / "metrics.jsonl").read_text().splitlines()]
     assert epochs == [1, 2, 3]
 
+    # the cell's wall time counts both sessions: the killed one by its epochs' seconds
+    # (it never recorded its end), the resumed one by its recorded wall time
+    killed_epochs = [json.loads(line)["seconds"] for line in history]
+    dcl_row = next(r for r in again.rows if r["col"] == "dcl")
+    assert dcl_row["wall_seconds"] == pytest.approx(dcl_sessions[1]["wall_seconds"] + sum(killed_epochs), abs=0.06)
+
     third = reproduce("table2", out=out, data_dir=real_data_dir, **TINY)     # all done: nothing trains
     assert third.counts["trained"] == 0 and third.counts["reused"] == 2
+    assert again.markdown_path.name == "table2-3ep.md"     # a budget's own table: the paper budget's is table2.md
     md = again.markdown_path.read_text()
     assert "| MNIST | BP | done | 3 (150) | 1/1 |" in md and "dcl commit" in md
 
@@ -105,6 +112,13 @@ def test_budget_scales_epochs_and_milestones():
     assert (short.epochs, short.milestones) == (15, (5, 10, 12))
     assert parse_budget("paper").scale(cfg) == cfg
     assert parse_budget(None, 2).scale(cfg).milestones == (1,)
+    # DRTP's recipe has a constant schedule: its milestones are not read, so they stay as they
+    # are (scaled ones would be a field set on purpose that the run ignores, which dcl.train refuses)
+    from dcl.config import check_fields_used
+    drtp = plan("table2", budget="short", rows=["mnist"], cols=["drtp"]).cells[0]
+    assert drtp.problem is None and drtp.runs[0].cfg.epochs == 10
+    assert drtp.runs[0].cfg.milestones == resolve_config(data="mnist").milestones
+    check_fields_used(drtp.runs[0].cfg)
     for bad in ("long", "0", "1.5"):
         assert main(["reproduce", "table2", "--budget", bad, "--dry-run"]) == 2
 
@@ -178,3 +192,25 @@ def test_cells_sharing_a_run_read_their_own_metrics(tmp_path, real_data_dir):
     assert got["b1"] == summary["layer_test_errors"][0] and got["head"] == summary["test_error"]
     assert got["ens"] == pytest.approx(eval_error(load_trained(run_dir), "ensemble", p=2.0))
     assert json.loads((run_dir.parent / "posthoc.json").read_text())["ensemble:2"]["epochs"] == 1
+
+
+def test_wall_time_sums_every_session_of_a_resumed_run(tmp_path):
+    """A 6-epoch run: epochs 1-2 by a session killed before it recorded its end, 3-4 by a
+    recorded session (100 s, more than its epochs' 70 s: start-up counts), 5-6 by another
+    (30 s); the 'wall s' is 11 + 12 + 100 + 30 = 153 s, not the last session's 30 s."""
+    from dcl.reproduce.collect import run_wall_seconds
+    run = tmp_path / "seed0"
+    (run / "train").mkdir(parents=True)
+    seconds = {1: 11.0, 2: 12.0, 3: 33.0, 4: 37.0, 5: 14.0, 6: 15.0}
+    (run / "train" / "metrics.jsonl").write_text(
+        "".join(json.dumps({"epoch": e, "seconds": s}) + "\n" for e, s in seconds.items()))
+    sessions = [{"id": "a", "from_epoch": 0, "to_epoch": None, "ended": None},
+                {"id": "b", "from_epoch": 2, "to_epoch": 4, "ended": "x", "wall_seconds": 100.0},
+                {"id": "c", "from_epoch": 4, "to_epoch": 6, "ended": "y", "wall_seconds": 30.0}]
+    (run / "provenance.json").write_text(json.dumps(sessions))
+    assert run_wall_seconds(run) == pytest.approx(153.0)
+    (run / "provenance.json").write_text(json.dumps(sessions[2:]))    # adopted: only the last session recorded
+    assert run_wall_seconds(run) == pytest.approx(11 + 12 + 33 + 37 + 30.0)
+    (run / "provenance.json").unlink()
+    assert run_wall_seconds(run) == pytest.approx(sum(seconds.values()))
+    assert run_wall_seconds(tmp_path / "nothing") is None

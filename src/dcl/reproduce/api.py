@@ -43,7 +43,8 @@ def reproduce(table: "str | PaperTable", *, budget: str | Budget = "paper", epoc
               memory: bool = True, train: bool = True, progress: bool = False,
               log: Callable[[str], None] = print, command: str | None = None) -> Result:
     """Train the selected cells of ``table`` that are not done, then write ``out/TABLE.md`` and
-    ``out/TABLE.csv`` with every cell of the table (cells outside the selection show what
+    ``out/TABLE.csv`` (``TABLE-BUDGET.*`` on a budget other than the paper's,
+    :func:`table_file_name`) with every cell of the table (cells outside the selection show what
     ``out`` already holds). ``train=False`` only writes the tables."""
     t0 = time.perf_counter()
     out = Path(out)
@@ -69,11 +70,20 @@ def reproduce(table: "str | PaperTable", *, budget: str | Budget = "paper", epoc
                            selected=selected, measure_memory=memory and not interrupted, log=log)
         header = {"written": now(), "machine": machine_line(machine(device or "cpu"))}
         res.markdown = markdown(full, res.rows, command=command or command_line(), header=header)
-        res.markdown_path, res.csv_path = write_table(out, name, res.markdown, to_csv(res.rows))
+        res.markdown_path, res.csv_path = write_table(out, table_file_name(full), res.markdown, to_csv(res.rows))
     res.wall_seconds = time.perf_counter() - t0
     if interrupted:
         raise KeyboardInterrupt
     return res
+
+
+def table_file_name(grid: Grid) -> str:
+    """``TABLE`` on the paper's budget (and for cost tables, which train nothing), else
+    ``TABLE-BUDGET`` (``table2-short``, ``table2-3ep``), so that grids of one table on two
+    budgets in the same ``out`` keep their own tables."""
+    if grid.budget.name == "paper" or grid.table.kind != "train":
+        return grid.table.name
+    return f"{grid.table.name}-{grid.budget.name}"
 
 
 def estimate(table: str, *, budget: str | Budget = "paper", epochs: int | None = None, seeds: int = 1,

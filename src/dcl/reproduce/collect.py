@@ -13,7 +13,7 @@ from typing import Any, Callable
 from ..errors import DCLError
 from .costs import Cache, memory, param_counts
 from .grid import Cell, Grid
-from .metrics import MetricValue, read_metric
+from .metrics import MetricValue, read_history, read_metric
 from .provenance import machine_line, read_provenance
 from .runner import run_state
 
@@ -152,13 +152,30 @@ def _add_costs(rec, cell: Cell, done, grid: Grid, cache, selected: bool, measure
             rec["status"] += f"; memory: {e}"
 
 
+def run_wall_seconds(run_dir: Path) -> float | None:
+    """Wall time of one run over all its sessions (seconds): the recorded sessions' wall time,
+    plus, for epochs no recorded session covers (a session killed before it could record its
+    end, a run trained elsewhere and adopted), their per-epoch ``seconds`` in metrics.jsonl.
+    None when neither is there."""
+    sessions = read_provenance(run_dir)
+    timed = [s for s in sessions if s.get("wall_seconds") is not None and s.get("to_epoch") is not None]
+    covered = {e for s in timed for e in range(int(s.get("from_epoch") or 0) + 1, int(s["to_epoch"]) + 1)}
+    per_epoch = {r.get("epoch"): r.get("seconds") for r in read_history(Path(run_dir) / "train")}
+    rest = [float(v) for e, v in per_epoch.items() if e not in covered and v is not None]
+    if not timed and not rest:
+        return None
+    return sum(float(s["wall_seconds"]) for s in timed) + sum(rest)
+
+
 def _add_provenance(rec, done, out: Path) -> None:
     sessions = [s for r in done for s in read_provenance(r.folder(out))]
     rec["runs"] = " ".join(str(r.folder(out).relative_to(out)) for r in done)
     rec["commits"] = " ".join(sorted({str(s.get("commit")) for s in sessions}))
     rec["machines"] = " | ".join(sorted({machine_line(s) for s in sessions}))
     rec["devices"] = " ".join(sorted({str(s.get("gpu") or s.get("device")) for s in sessions}))
-    rec["wall_seconds"] = round(sum(float(s.get("wall_seconds") or 0) for s in sessions), 1) if sessions else None
+    walls = [run_wall_seconds(r.folder(out)) for r in done]
+    walls = [w for w in walls if w is not None]
+    rec["wall_seconds"] = round(sum(walls), 1) if walls else None
     rec["sessions"] = len(sessions)
     rec["interrupted_sessions"] = sum(1 for s in sessions if "id" in s and s.get("ended") is None)
     loads = [s.get(k) for s in sessions for k in ("loadavg_start", "loadavg_end") if s.get(k) is not None]

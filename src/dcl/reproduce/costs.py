@@ -19,7 +19,7 @@ from typing import Any
 from ..checkpoint import write_json
 from ..config import TrainConfig
 from .grid import run_identity
-from .provenance import is_main_process
+from .provenance import code_version, is_main_process
 
 #: the throughput assumed for the GPU-hours estimate of ``dcl reproduce --list``
 ASSUMED_TFLOPS = 10.0
@@ -45,6 +45,13 @@ class Cache:
         return self.data.get(section, {}).get(key)
 
     def put(self, section: str, key: str, value: Any) -> None:
+        """Add one measurement, merged into what the file holds now (another grid writing
+        to the same ``OUT`` meanwhile keeps its entries)."""
+        if is_main_process():
+            on_disk = Cache(self.path).data
+            for sec, entries in self.data.items():
+                on_disk.setdefault(sec, {}).update(entries)
+            self.data = on_disk
         self.data.setdefault(section, {})[key] = value
         if is_main_process():
             write_json(self.path, self.data)
@@ -81,19 +88,24 @@ def memory(cfg: TrainConfig, batch_size: int, cache: Cache | None = None, log=No
         if log:
             log(f"measuring memory: {cfg.method} on {cfg.arch} / {cfg.data}-shaped batches of {batch_size} ({cfg.device})")
         cuda = cfg.device.startswith("cuda")
-        row = run_benchmark(cfg.arch, cfg.data, batch_size, [cfg.method], steps=1, warmup=1, repeats=1,
+        # two steps in all: one timed (it creates the optimizer state), one accounted (bench's
+        # account_memory needs a step before it); the step time is not used here
+        row = run_benchmark(cfg.arch, cfg.data, batch_size, [cfg.method], steps=1, warmup=0, repeats=1,
                             device=cfg.device, compile=cfg.compile, amp=cfg.amp, isolated=cuda,
                             overrides=overrides)[0]
         hit = {k: row.get(k) for k in ("peak_memory_mb", "cuda_peak_mb", "params", "delta_params", "step_ms")}
-        hit.update(batch_size=batch_size, device=row.get("device"), host=platform.node())
+        hit.update(batch_size=batch_size, device=row.get("device"), host=platform.node(), commit=code_version())
         if cache:
             cache.put("memory", key, hit)
     return hit
 
 
-def step_seconds(cfg: TrainConfig, cache: Cache | None = None, steps: int = 2) -> float:
-    """Seconds per training step of ``cfg`` on this machine and device: ``steps`` steps on a
-    random batch after one warm-up step (dcl.bench); cached per machine and thread count."""
+def step_seconds(cfg: TrainConfig, cache: Cache | None = None, steps: int = 2, min_seconds: float = 3.0,
+                 max_steps: int = 50) -> float:
+    """Seconds per training step of ``cfg`` on this machine and device: the mean over at least
+    ``steps`` steps on a random batch after one warm-up step, and more (up to ``max_steps``)
+    until ``min_seconds`` have passed, so one step slowed by other work on a shared machine
+    does not set the estimate (dcl.bench); cached per machine and thread count."""
     import torch
     key = cost_key(cfg.replace(epochs=1, milestones=()), "step", cfg.batch_size, cfg.device, platform.node(),
                    torch.get_num_threads())
@@ -102,7 +114,11 @@ def step_seconds(cfg: TrainConfig, cache: Cache | None = None, steps: int = 2) -
         from ..bench import build_bench_run, time_steps
         run, x, y = build_bench_run(cfg)
         run.method.train_step(x, y)
-        hit, _ = time_steps(run, x, y, steps)
+        total, n = 0.0, 0
+        while n < steps or (total < min_seconds and n < max_steps):
+            total += time_steps(run, x, y, 1)[0]
+            n += 1
+        hit = total / n
         if cache:
             cache.put("timing", key, hit)
     return float(hit)

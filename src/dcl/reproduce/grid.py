@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..config import PRESETS, TrainConfig, find_preset, resolve_config
+from ..config import PRESETS, TrainConfig, check_fields_used, find_preset, resolve_config
 from ..errors import DCLError, choices_error
 from .paper import Axis, PaperTable, get_table
 
@@ -42,9 +42,13 @@ class Budget:
 
     def scale(self, cfg: TrainConfig) -> TrainConfig:
         """``cfg`` with its epochs and LR milestones scaled by the budget (schedule shape kept)."""
+        from ..config_rules import IGNORED_FIELDS
+
         epochs = self.epochs if self.epochs is not None else max(1, round(cfg.epochs * self.fraction))
         if epochs == cfg.epochs:
             return cfg
+        if "milestones" in IGNORED_FIELDS.get(("schedule", cfg.schedule), ()):
+            return cfg.replace(epochs=epochs)    # a schedule without milestones (constant, cosine)
         f = epochs / cfg.epochs
         milestones = tuple(sorted({max(1, round(m * f)) for m in cfg.milestones if round(m * f) < epochs}))
         return cfg.replace(epochs=epochs, milestones=milestones)
@@ -235,6 +239,11 @@ def _add_runs(cell: Cell, budget: Budget, seeds: int, extra: dict[str, Any], col
         return
     cell.paper_epochs = base.epochs
     cfg = budget.scale(base)
+    try:                 # what dcl.train would refuse: a field the run never reads
+        check_fields_used(cfg)
+    except DCLError as e:
+        cell.problem = f"bad configuration: {e}"
+        return
     refs = {}
     for name, col_key in refs_cols.items():
         if col_key not in cols:
