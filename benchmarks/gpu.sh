@@ -6,7 +6,7 @@
 #
 #     bash benchmarks/gpu.sh                      # results in benchmarks/results/gpu/
 #     bash benchmarks/gpu.sh --out DIR
-#     bash benchmarks/gpu.sh --dry-run --out DIR  # CPU, toy sizes: what the test suite runs
+#     bash benchmarks/gpu.sh --dry-run --out DIR  # CPU, toy sizes (batch 4, 28 px): what the test suite runs
 #
 # Figures for docs/benchmarks.md: DIR/summary.md (CUDA max allocated of a fresh process per
 # method, next to the paper's 1,086 / 747 MiB for VGG8B BP / DCL).

@@ -49,5 +49,7 @@ bench fc-cifar10-b128-t1       --arch fc --data cifar10 --batch-size 128 --metho
 # The same settings with the lean layers (the default since issue 15; the files above were
 # measured with torch's plain layers before it): for docs/benchmarks.md, "Targets"
 bench conv-cifar10-b128-cl-t1-lean  --arch conv  --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 3 --repeats 7 --channels-last --threads 1
-bench fc-cifar10-b128-t1-lean       --arch fc    --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 5 --repeats 9 --threads 1
+for r in 1 2 3; do  # three runs: the spread under a shared machine's load (docs: T3')
+    bench fc-cifar10-b128-t1-lean-$r --arch fc --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 5 --repeats 9 --threads 1
+done
 bench vgg8b-cifar10-b128-cl-t1-lean --arch vgg8b --data cifar10 --batch-size 128 --methods bp,dcl,dcl-s --steps 1 --repeats 5 --channels-last --threads 1
