@@ -113,3 +113,19 @@ def test_cafo_learns_on_real_mnist_and_needs_its_own_net(mnist):
     cfg = resolve_config(arch="conv", data="mnist", method="cafo", channels=(4, 8))
     with pytest.raises(DCLError, match="--arch cafo"):
         build_method(build_model(cfg, (1, 28, 28), 10), cfg)
+
+
+def test_the_fit_at_the_epochs_end_counts_as_training_time(data, monkeypatch):
+    # CaFo trains its predictors in epoch_end: that time belongs to train_seconds and seconds
+    run = build_run(tiny(cafo_solver="mse"), dataset=data)
+    fit_end = run.method.epoch_end
+
+    def slow_fit():
+        import time
+        time.sleep(0.6)
+        return fit_end()
+
+    monkeypatch.setattr(run.method, "epoch_end", slow_fit)
+    fit(run, None)
+    record = run.history[0]
+    assert record["train_seconds"] >= 0.6 and record["seconds"] >= record["train_seconds"], record

@@ -291,7 +291,9 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, partial: EpochStats
             if run.parallel is not None:  # every rank's losses and samples
                 acc.loss_sum, acc.block_sum, acc.samples, acc.seconds = run.parallel.reduce_epoch(
                     acc.loss_sum, acc.block_sum, acc.samples, acc.seconds)
+            t_fit = time.perf_counter()
             fitted = run.method.epoch_end() or {}  # a method that fits at the epoch's end (CaFo) reports its losses
+            acc.seconds += time.perf_counter() - t_fit  # that fit is training time too
             t0 = time.perf_counter()
             record = epoch_record(run, epoch, acc, progress)
             record.update({k: fitted[k] for k in ("train_loss", "block_losses") if k in fitted})
