@@ -43,7 +43,7 @@ class DRTP(LocalMethod):
         self.shared_opt = None
 
     def build_aux(self) -> None:
-        shapes = feature_shapes(self.net, self.feature_tap)
+        shapes = self.net.tap_shapes(self.feature_tap)
         self.aux = nn.Module()
         self.aux.feedback = nn.ModuleList(FixedFeedback(self.net.num_classes, s) for s in shapes)
 
@@ -76,25 +76,6 @@ class DRTP(LocalMethod):
 
 def trainable(module: nn.Module) -> list[nn.Parameter]:
     return [p for p in module.parameters() if p.requires_grad]
-
-
-@torch.no_grad()
-def feature_shapes(net, tap: str | None) -> list[tuple[int, ...]]:
-    """The shape (without batch) of each block's tensor at ``tap``, from one zero batch of 2 in
-    eval mode (train flags restored; the global RNG is not used)."""
-    flags = [(m, m.training) for m in net.modules()]
-    p = next(net.parameters(), None)
-    h = torch.zeros(2, *net.in_shape, device=p.device if p is not None else "cpu")
-    shapes = []
-    try:
-        net.eval()
-        for i in range(len(net.blocks)):
-            h, feature = net.block_forward(i, h, tap)
-            shapes.append(tuple(feature.shape[1:]))
-    finally:
-        for m, f in flags:
-            m.training = f
-    return shapes
 
 
 METHODS.register("drtp", DRTP,

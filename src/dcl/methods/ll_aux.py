@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -81,25 +80,9 @@ def std_reduce(h: Tensor) -> Tensor:
     return h.flatten(1)
 
 
-@torch.no_grad()
 def tap_shapes(net: LocalNet, tap: str | None) -> list[tuple[int, ...]]:
-    """Shape (without batch) of every block's tensor at ``tap`` (its output where it has no
-    such tap), from one dummy batch of 2 zeros in eval mode; train flags and the global RNG
-    are left as they were."""
-    flags = [(m, m.training) for m in net.modules()]
-    p = next(net.parameters(), None)
-    h = torch.zeros(2, *net.in_shape, device=p.device if p is not None else "cpu")
-    shapes = []
-    try:
-        net.eval()
-        with torch.random.fork_rng(devices=[]):
-            for i in range(len(net.blocks)):
-                h, feature = net.block_forward(i, h, tap)
-                shapes.append(tuple(feature.shape[1:]))
-    finally:
-        for m, flag in flags:
-            m.training = flag
-    return shapes
+    """Shape (without batch) of every block's tensor at ``tap``: :meth:`LocalNet.tap_shapes`."""
+    return net.tap_shapes(tap)
 
 
 def zero_output_layer(net: LocalNet) -> None:

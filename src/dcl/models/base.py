@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from ..registry import Registry
@@ -97,6 +98,26 @@ class LocalNet(nn.Module):
             if isinstance(m, Tap) and m.name == tap:
                 feature = h
         return h, feature
+
+    @torch.no_grad()
+    def tap_shapes(self, tap: str | None) -> list[tuple[int, ...]]:
+        """Shape (without batch) of every block's tensor at ``tap`` (its output where it has no
+        such tap), from one dummy batch of 2 zeros in eval mode; train flags and the global RNG
+        are left as they were. What a method sizes its per-block modules from."""
+        flags = [(m, m.training) for m in self.modules()]
+        p = next(self.parameters(), None)
+        h = torch.zeros(2, *self.in_shape, device=p.device if p is not None else "cpu")
+        shapes = []
+        try:
+            self.eval()
+            with torch.random.fork_rng(devices=[]):
+                for i in range(len(self.blocks)):
+                    h, feature = self.block_forward(i, h, tap)
+                    shapes.append(tuple(feature.shape[1:]))
+        finally:
+            for m, flag in flags:
+                m.training = flag
+        return shapes
 
     def features(self, i: int, h: Tensor) -> Tensor:
         layout = self.specs[i].layout
