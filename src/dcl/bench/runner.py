@@ -32,6 +32,7 @@ import torch
 from ..config import TrainConfig, resolve_config
 from ..data import DATASETS, Dataset, Split
 from ..errors import DCLError
+from ..hostinfo import cpu_name, loadavg
 from ..train import Run, build_run
 from .isolated import measure_in_subprocess
 from .memory import MB, TrainingMemoryMeter
@@ -109,28 +110,10 @@ def account_memory(run: Run, x: torch.Tensor, y: torch.Tensor) -> dict[str, floa
 
 def machine_info(device: torch.device) -> dict[str, Any]:
     info: dict[str, Any] = {"torch": torch.__version__, "python": platform.python_version(),
-                            "threads": torch.get_num_threads(), "cpu": _cpu_name(), "cores": os.cpu_count()}
+                            "threads": torch.get_num_threads(), "cpu": cpu_name(), "cores": os.cpu_count()}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _loadavg() -> float | None:
-    try:
-        return os.getloadavg()[0]
-    except OSError:
-        return None
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -197,7 +180,7 @@ def _run_benchmark(arch, data, batch_size, variants, *, steps, warmup, repeats, 
     for cfg in cfgs:
         runs.append(build_bench_run(cfg))
     dev = runs[0][0].device
-    load_before = _loadavg()
+    load_before = loadavg()
     say(f"warm-up: {warmup} step(s) per method" + (" (compiling)" if compile else ""))
     for run, x, y in runs:
         for _ in range(warmup):
@@ -213,7 +196,7 @@ def _run_benchmark(arch, data, batch_size, variants, *, steps, warmup, repeats, 
             times[i].append(wall)
             cpu_times[i].append(cpu)
         say(f"round {r + 1}/{repeats}: " + ", ".join(f"{m} {t[-1] * 1e3:.0f} ms" for m, t in zip(labels, times)))
-    load_after = _loadavg()
+    load_after = loadavg()
     rows = []
     for label, cfg, (run, x, y), ts, cs in zip(labels, cfgs, runs, times, cpu_times):
         step = statistics.median(ts)

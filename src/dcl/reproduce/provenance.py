@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import write_json
+from ..hostinfo import cpu_name, loadavg  # noqa: F401  (loadavg: reproduce.runner reads it here)
 
 
 @lru_cache(maxsize=1)
@@ -36,28 +37,10 @@ def code_version() -> str:
         return f"dcl {__version__}"
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def loadavg() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None
-
-
 def machine(device: str = "cpu") -> dict[str, Any]:
     """Host, CPU, cores, torch threads, device (and GPU name on CUDA), torch, python, commit."""
     import torch
-    info: dict[str, Any] = {"host": platform.node(), "cpu": _cpu_name(), "cores": os.cpu_count(),
+    info: dict[str, Any] = {"host": platform.node(), "cpu": cpu_name(), "cores": os.cpu_count(),
                             "threads": torch.get_num_threads(), "device": device, "torch": torch.__version__,
                             "python": platform.python_version(), "commit": code_version()}
     if device.startswith("cuda") and torch.cuda.is_available():
