@@ -75,3 +75,39 @@ def random_dataset(name: str = "cifar10", n_train: int = 64, n_test: int = 32, s
                      torch.randint(0, spec.num_classes, (n,), generator=g))
 
     return Dataset(spec, split(n_train), split(n_test), None)
+
+
+def layer_gradient_sources(method, x, y):
+    """One ``method.train_step(x, y)``; returns ``(sources, inputs_need_grad)``: for every network
+    parameter the set of layers ('block i' / 'head') whose forward came last before it got a
+    gradient, and for every layer forward whether its input needed a gradient. Every block's
+    forward goes through ``net.block_forward`` (lean blocks skip submodule hooks), the head's
+    through its own call."""
+    net, phase, sources, inputs_need_grad = method.net, {"now": None}, {}, []
+
+    def entering(name, h):
+        phase["now"] = name
+        inputs_need_grad.append(h.requires_grad)
+
+    handles = [p.register_hook(lambda g, n=n: sources.setdefault(n, set()).add(phase["now"]))
+               for n, p in net.named_parameters()]
+    handles.append(net.head.register_forward_pre_hook(lambda module, args: entering("head", args[0])))
+    block_forward = net.block_forward
+
+    def forward(i, h, tap=None):
+        entering(f"block {i}", h)
+        return block_forward(i, h, tap)
+
+    net.block_forward = forward
+    try:
+        method.train_step(x, y)
+    finally:
+        del net.block_forward
+        for hd in handles:
+            hd.remove()
+    return sources, inputs_need_grad
+
+
+def own_layer(name: str) -> str:
+    """The layer a parameter name belongs to: 'block i' for ``blocks.i.*``, else 'head'."""
+    return f"block {name.split('.')[1]}" if name.startswith("blocks.") else "head"

@@ -8,7 +8,7 @@ from dcl.methods import build_method
 from dcl.models import build_model
 from dcl.train import build_run
 
-from conftest import small_dataset
+from conftest import layer_gradient_sources, own_layer, small_dataset
 
 
 def sgd_cfg(arch="drtp-fc", **kw):
@@ -44,32 +44,10 @@ def test_no_backward_pass_across_layers(arch, extra):
     torch.manual_seed(0)
     net = build_model(cfg, (1, 28, 28), 10)
     method = build_method(net, cfg)
-    phase = {"now": None}
-    sources, inputs_need_grad = {}, []
-    def entering(name):
-        def hook(module, args):
-            phase["now"] = name
-            inputs_need_grad.append(args[0].requires_grad)
-        return hook
-
-    handles = [p.register_hook(lambda g, n=n: sources.setdefault(n, set()).add(phase["now"]))
-               for n, p in net.named_parameters()]
-    handles.append(net.head.register_forward_pre_hook(entering("head")))
-    block_forward = net.block_forward  # every block's forward goes through it (lean blocks skip submodule hooks)
-
-    def forward(i, h, tap=None):
-        entering(f"block {i}")(None, (h,))
-        return block_forward(i, h, tap)
-
-    net.block_forward = forward
-    method.train_step(torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)))
-    del net.block_forward
-    for hd in handles:
-        hd.remove()
+    sources, inputs_need_grad = layer_gradient_sources(method, torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)))
     assert inputs_need_grad == [False] * (len(net.blocks) + 1)     # every layer reads a detached input
     for name, _ in net.named_parameters():
-        want = f"block {name.split('.')[1]}" if name.startswith("blocks.") else "head"
-        assert sources[name] == {want}, name
+        assert sources[name] == {own_layer(name)}, name
 
 
 def test_feedback_matrices_are_fixed_buffers_that_never_change(mnist):

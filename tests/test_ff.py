@@ -9,7 +9,7 @@ from dcl.methods import build_method
 from dcl.methods.label_overlay import hard_wrong_labels, overlay, pixel_bounds, rms_normalize, wrong_labels
 from dcl.models import build_model
 
-from conftest import small_dataset
+from conftest import layer_gradient_sources, own_layer, small_dataset
 
 
 def tiny(method="ff", arch="fc", **kw):
@@ -90,31 +90,10 @@ def test_layer_losses_are_ff_and_symba_on_the_goodness():
 @pytest.mark.parametrize("arch", ["fc", "conv"])
 def test_no_gradient_crosses_a_layer(arch):
     m = built("ff", arch)
-    net, phase, sources = m.net, {"now": None}, {}
-
-    def entering(name):
-        def hook(module, args):
-            phase["now"] = name
-            assert not args[0].requires_grad, name                     # every layer reads a detached input
-        return hook
-
-    handles = [p.register_hook(lambda g, n=n: sources.setdefault(n, set()).add(phase["now"]))
-               for n, p in net.named_parameters()]
-    handles.append(net.head.register_forward_pre_hook(entering("head")))
-    block_forward = net.block_forward  # every block's forward goes through it (lean blocks skip submodule hooks)
-
-    def forward(i, h, tap=None):
-        entering(f"block {i}")(None, (h,))
-        return block_forward(i, h, tap)
-
-    net.block_forward = forward
-    m.train_step(torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)))
-    del net.block_forward
-    for hd in handles:
-        hd.remove()
-    for name, _ in net.named_parameters():
-        want = f"block {name.split('.')[1]}" if name.startswith("blocks.") else "head"
-        assert sources[name] == {want}, name
+    sources, inputs_need_grad = layer_gradient_sources(m, torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)))
+    assert not any(inputs_need_grad)                                  # every layer reads a detached input
+    for name, _ in m.net.named_parameters():
+        assert sources[name] == {own_layer(name)}, name
 
 
 @pytest.mark.parametrize("arch", ["fc", "conv"])
