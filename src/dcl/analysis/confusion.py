@@ -18,7 +18,7 @@ from torch import Tensor
 from ..evaluate import check_prediction, collect_scores, prediction_scores
 from ..errors import DCLError
 from .embeddings import cosine_similarity, label_embeddings
-from .plotting import pyplot, save_figure, write_csv
+from .plotting import label_heatmap, pyplot, save_figure, write_csv
 from .runs import has_dictionary, run_class_names
 
 
@@ -99,16 +99,9 @@ def confusion_csv(a: ConfusionAnalysis, path, pairs_path) -> tuple[Path, Path]:
 
 def plot_confusion_matrix(a: ConfusionAnalysis, path, run_name: str = "") -> Path:
     """Heat map of the confusion rates (Fig. VI b: x = true label, y = predicted label)."""
-    plt = pyplot()
     z = len(a.class_names)
-    side = min(max(6.5, 0.55 * z + 2.5), 24)
-    fig, ax = plt.subplots(figsize=(side + 1, side))
     pct = 100.0 * a.rates.t().numpy()          # rows: predicted, columns: true
-    im = ax.imshow(pct, cmap="Blues", vmin=0, vmax=100)
-    ax.grid(False)
-    fs = 10 if z <= 12 else (7 if z <= 30 else 5)
-    ax.set_xticks(range(z), a.class_names, rotation=60, ha="right", fontsize=fs)
-    ax.set_yticks(range(z), a.class_names, fontsize=fs)
+    fig, ax, im = label_heatmap(pct, a.class_names, "Blues", 0, 100)
     if z <= 20:
         for i in range(z):
             for j in range(z):

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from ..data.classnames import superlabel_groups
 from ..errors import DCLError
-from .plotting import COLORS, pyplot, require, run_label, save_figure, write_csv
+from .plotting import COLORS, label_heatmap, pyplot, require, save_figure, write_csv
 from .runs import require_dictionary, run_class_names
 
 
@@ -131,16 +131,9 @@ def plot_tsne(a: EmbeddingAnalysis, path, run_name: str = "") -> Path:
 
 def plot_similarity(a: EmbeddingAnalysis, path, run_name: str = "") -> Path:
     """Heat map of the embeddings' cosine similarity with class names (Fig. VI a)."""
-    plt = pyplot()
     z = len(a.class_names)
-    side = min(max(6.5, 0.55 * z + 2.5), 24)
-    fig, ax = plt.subplots(figsize=(side + 1, side))
     sim = a.similarity.numpy()
-    im = ax.imshow(sim, cmap="RdBu_r", vmin=-1, vmax=1)
-    ax.grid(False)
-    fs = 10 if z <= 12 else (7 if z <= 30 else 5)
-    ax.set_xticks(range(z), a.class_names, rotation=60, ha="right", fontsize=fs)
-    ax.set_yticks(range(z), a.class_names, fontsize=fs)
+    fig, ax, im = label_heatmap(sim, a.class_names, "RdBu_r", -1, 1)
     if z <= 20:
         for i in range(z):
             for j in range(z):

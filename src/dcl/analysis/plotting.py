@@ -89,3 +89,18 @@ def run_label(path: str | Path, cfg=None) -> str:
     if cfg is not None and cfg.method not in name:
         name = f"{name} ({cfg.method})"
     return name
+
+
+def label_heatmap(values, class_names: Sequence[str], cmap: str, vmin: float, vmax: float):
+    """A Z x Z heat map with the class names on both axes, sized for Z; returns ``(fig, ax, im)``
+    (the caller writes the cells' numbers, labels and title)."""
+    plt = pyplot()
+    z = len(class_names)
+    side = min(max(6.5, 0.55 * z + 2.5), 24)
+    fig, ax = plt.subplots(figsize=(side + 1, side))
+    im = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax)
+    ax.grid(False)
+    fs = 10 if z <= 12 else (7 if z <= 30 else 5)
+    ax.set_xticks(range(z), class_names, rotation=60, ha="right", fontsize=fs)
+    ax.set_yticks(range(z), class_names, fontsize=fs)
+    return fig, ax, im

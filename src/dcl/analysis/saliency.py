@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ..errors import DCLError
 from ..evaluate import Scores, check_prediction, prediction_scores
-from .plotting import pyplot, run_label, save_figure, write_csv
+from .plotting import pyplot, save_figure, write_csv
 from .runs import block_embeddings, block_outputs, images, require_dictionary, run_class_names, spatial_grid
 
 

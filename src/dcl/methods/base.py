@@ -135,15 +135,21 @@ class Method:
         ``(B, Z)``, each block's layer-wise scores (:meth:`block_logits`) and, for methods with
         their own inference, the :attr:`extra_predictions` by name. ``on_block(i, h_i)`` is
         called with every block's output (probes: super-labels, analyses)."""
-        h, blocks = x, []
-        for i in range(len(self.net.blocks)):
+        h, blocks = self.score_blocks(x, range(len(self.net.blocks)), on_block)
+        return BatchPredictions(head=self.net.head(h), blocks=blocks)
+
+    def score_blocks(self, h: Tensor, indices, on_block=None) -> tuple[Tensor, list[Tensor]]:
+        """Run blocks ``indices`` (consecutive) from ``h``; return the last output and the
+        layer-wise logits of those blocks that give them (``on_block(i, h_i)`` after each)."""
+        blocks = []
+        for i in indices:
             h, feature = self.net.block_forward(i, h, self.feature_tap)
             s = self.block_logits(i, feature)
             if s is not None:
                 blocks.append(s)
             if on_block is not None:
                 on_block(i, h)
-        return BatchPredictions(head=self.net.head(h), blocks=blocks)
+        return h, blocks
 
     # --- shared machinery --------------------------------------------------------------
     @classmethod

@@ -140,14 +140,7 @@ class StageMethod(ReplicaMethod):
         """This stage's layer-wise scores of the batch; the output goes on to the next stage;
         the last stage adds the head's logits."""
         m = self.inner
-        blocks = []
-        for i in self.blocks:
-            h, feature = m.net.block_forward(i, h, m.feature_tap)
-            s = m.block_logits(i, feature)
-            if s is not None:
-                blocks.append(s)
-            if on_block is not None:
-                on_block(i, h)
+        h, blocks = m.score_blocks(h, self.blocks, on_block)
         if self.sender is not None:
             self.sender.send(h, self.slot.y, self.slot.n_global)
             return BatchPredictions(head=None, blocks=blocks)
