@@ -81,6 +81,7 @@ def resolve_from_fields(asked: dict):
 
 def run(args) -> int:
     from ..errors import DCLError
+    from ..runfolder import auto_out  # no torch
 
     asked = explicit_fields(args)
     if args.resume:
@@ -91,12 +92,10 @@ def run(args) -> int:
         cfg, out = asked, args.out
     else:
         cfg = resolve_from_fields(asked)  # bad names and values fail here, before torch is imported
+        out = args.out if args.out is not None else str(auto_out(cfg, args.runs_dir))
     from ..parallel.mesh import env_rank
-    from ..runfolder import auto_out
     from ..train import train
 
-    if not args.resume:
-        out = args.out if args.out is not None else str(auto_out(cfg, args.runs_dir))
     speaker = env_rank() == 0  # under torchrun, rank 0 speaks for the run
     quiet = args.json  # stdout holds only the JSON; the run's lines and notes go to stderr
     log = None if not speaker else (lambda line: print(line, file=sys.stderr)) if quiet else print
