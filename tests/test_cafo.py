@@ -129,3 +129,33 @@ def test_the_fit_at_the_epochs_end_counts_as_training_time(data, monkeypatch):
     fit(run, None)
     record = run.history[0]
     assert record["train_seconds"] >= 0.6 and record["seconds"] >= record["train_seconds"], record
+
+
+def test_chunked_cross_entropy_gradient_is_autograds():
+    from dcl.methods.cafo import cross_entropy_and_gradient
+    g = torch.Generator().manual_seed(0)
+    feats, y = torch.randn(1037, 40, generator=g).relu(), torch.randint(0, 10, (1037,), generator=g)
+    w = torch.randn(10, 40, generator=g).mul(0.1).requires_grad_()
+    ref = F.cross_entropy(feats @ w.t(), y)
+    ref.backward()
+    for rows in (1, 100, 512, 5000):                              # ragged last chunk, one chunk
+        loss, grad = cross_entropy_and_gradient(feats, y, w.detach(), rows=rows)
+        assert loss.dtype == torch.float64 and grad.shape == (10, 40)
+        assert float(loss) == pytest.approx(ref.item(), rel=1e-6), rows
+        assert torch.allclose(grad, w.grad, atol=1e-6), rows
+
+
+def test_least_squares_solve_on_a_singular_gram_is_the_pseudo_inverse():
+    from dcl.methods.cafo import solve_least_squares
+    g = torch.Generator().manual_seed(1)
+    feats = torch.randn(300, 50, generator=g, dtype=torch.float64).relu()
+    feats[:, :7] = 0                                             # dead features: F^T F is singular
+    feats[:, 7] = feats[:, 8] * 2                                # and two collinear ones
+    target = torch.randn(300, 10, generator=g, dtype=torch.float64)
+    gram, cross = feats.t() @ feats, feats.t() @ target
+    assert int(torch.linalg.cholesky_ex(gram)[1]) != 0          # the fallback path is taken
+    w = solve_least_squares(gram, cross)
+    assert torch.allclose(w, torch.linalg.pinv(feats) @ target, atol=1e-9)   # minimum-norm solution
+    assert float(w[:7].abs().max()) == 0.0
+    good = gram + torch.eye(50, dtype=torch.float64)             # well conditioned: Cholesky
+    assert torch.allclose(solve_least_squares(good, cross), torch.linalg.solve(good, cross), atol=1e-10)
