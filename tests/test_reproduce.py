@@ -131,6 +131,11 @@ def test_cli_list_dry_run_and_bad_names(tmp_path, real_data_dir, capsys):
                  str(real_data_dir), "--out", str(tmp_path), "--dry-run", "--set", "limit_train_batches=3"]) == 0
     out = capsys.readouterr().out
     assert "MNIST / DCL" in out and "estimated remaining time" in out
+    # CaFo trains at the epoch's end: its per-step time would predict 0 s, so it is not timed
+    assert main(["reproduce", "table1", "--rows", "mnist", "--cols", "cafo", "--data-dir", str(real_data_dir),
+                 "--out", str(tmp_path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "1 cell(s) not timed (cafo trains at the epoch's end" in out and "estimated remaining" not in out
     assert main(["reproduce", "table2", "--rows", "svhn", "--dry-run"]) == 2
     assert "unknown row of table2 'svhn'" in capsys.readouterr().err
     assert main(["reproduce", "table9"]) == 2

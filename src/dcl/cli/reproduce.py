@@ -109,11 +109,14 @@ def _dry_run(grid, cells, as_json: bool) -> int:
     print(f"{grid.table.source}: {grid.table.title}\nbudget: {grid.budget.describe()}; seeds: {grid.seeds}; "
           f"runs in {grid.out}/runs")
     print(table(rows, ["cell", "method", "network", "epochs/paper", "state", "per epoch", "remaining", "problem"]))
+    timed = sum(c.get("seconds") is not None for c in cells if c.get("runs"))
+    if timed:
+        print(f"estimated remaining time on this machine: {_duration(total)}"
+              f"{' for the timed cells' if untimed else ''} (timed on random batches; cells without "
+              f"data are timed too)")
     if untimed:
-        print(f"{untimed} cell(s) not timed (--no-timing)")
-    else:
-        print(f"estimated remaining time on this machine: {_duration(total)} (timed on random batches; "
-              f"cells without data are timed too)")
+        why = sorted({c["untimed"] for c in cells if c.get("untimed")})
+        print(f"{untimed} cell(s) not timed ({'; '.join(why) if why else '--no-timing'})")
     return 0
 
 

@@ -54,6 +54,9 @@ class Method:
     supports_micro_batches = False
     #: M when ``cfg.micro_batches`` is None
     default_micro_batches = 1
+    #: does the method train in :meth:`epoch_end`, after ``train_step`` collected the batches
+    #: (CaFo's fit)? Then a step's time does not predict an epoch's (``dcl reproduce --dry-run``)
+    trains_at_epoch_end = False
     #: check every ``train_step``'s batch (shape, dtype, label range) before it runs; the engine
     #: turns it off for its own batches, which come from checked splits
     check_inputs: bool = True

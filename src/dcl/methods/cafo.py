@@ -45,6 +45,7 @@ class CaFo(Method):
 
     local = True
     layerwise = True
+    trains_at_epoch_end = True
     extra_predictions = ("sum",)
     default_prediction = "sum"
 

@@ -112,7 +112,11 @@ def estimate(table: str, *, budget: str | Budget = "paper", epochs: int | None =
             remaining = sum(cfg.epochs - (s.epochs if s.status == "partial" else 0)
                             for s in states if s.status != "done")
             train_size, test_size = sizes.get(cfg.data, (None, None))
-            if timing and grid.table.kind == "train" and remaining:  # runs exist: no problem but absent data
+            from ..methods import METHODS
+            fits_late = getattr(METHODS.get(cfg.method), "trains_at_epoch_end", False)
+            if timing and grid.table.kind == "train" and remaining and fits_late:
+                rec["untimed"] = f"{cfg.method} trains at the epoch's end: a step's time does not predict it"
+            elif timing and grid.table.kind == "train" and remaining:  # runs exist: no problem but absent data
                 if log:
                     log(f"timing {cfg.method} on {cfg.arch} / {cfg.data} (batch {cfg.batch_size})")
                 step = step_seconds(cfg, cache)
