@@ -98,18 +98,18 @@ def _dry_run(grid, cells, as_json: bool) -> int:
         print_json({"table": grid.table.name, "budget": grid.budget.describe(), "seeds": grid.seeds, "cells": cells})
         return 0
     rows = []
-    total, untimed = 0.0, 0
+    total, timed, untimed = 0.0, 0, 0
     for c in cells:
         secs = c.get("seconds")
         total += secs or 0.0
-        untimed += secs is None and bool(c.get("runs"))
+        if c.get("runs"):
+            timed, untimed = timed + (secs is not None), untimed + (secs is None)
         rows.append([c["label"], c.get("method", "-"), c.get("arch", "-"),
                      f"{c.get('epochs', '-')}/{c.get('paper_epochs', '-')}", c.get("state") or "-",
                      _duration(c.get("epoch_seconds")), _duration(secs), c.get("problem") or ""])
     print(f"{grid.table.source}: {grid.table.title}\nbudget: {grid.budget.describe()}; seeds: {grid.seeds}; "
           f"runs in {grid.out}/runs")
     print(table(rows, ["cell", "method", "network", "epochs/paper", "state", "per epoch", "remaining", "problem"]))
-    timed = sum(c.get("seconds") is not None for c in cells if c.get("runs"))
     if timed:
         print(f"estimated remaining time on this machine: {_duration(total)}"
               f"{' for the timed cells' if untimed else ''} (timed on random batches; cells without "

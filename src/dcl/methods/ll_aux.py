@@ -13,7 +13,7 @@ and dropout for N&E, REFERENCE-LL §0), reduced to a vector:
 * flat vectors ``(B, F)``: as they are (VGG8B's FC layer feeds its 1024 units directly,
   decision 1).
 
-:func:`tap_shapes` finds the tensor shape at the tap of every block by running one dummy
+:meth:`LocalNet.tap_shapes` finds the tensor shape at the tap of every block by running one dummy
 batch (eval mode, no gradients, the global RNG untouched), so a head can be sized for any
 network, including a user's ``make_local`` one.
 """
@@ -78,11 +78,6 @@ def std_reduce(h: Tensor) -> Tensor:
     if h.dim() == 3 and h.shape[1] > 1:
         return h.std(dim=1)
     return h.flatten(1)
-
-
-def tap_shapes(net: LocalNet, tap: str | None) -> list[tuple[int, ...]]:
-    """Shape (without batch) of every block's tensor at ``tap``: :meth:`LocalNet.tap_shapes`."""
-    return net.tap_shapes(tap)
 
 
 def zero_output_layer(net: LocalNet) -> None:

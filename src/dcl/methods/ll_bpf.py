@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from ..losses.feedback import LabelProjection, LinearFA, binary_code_loss, binary_code_scores, binary_code_targets
 from ..losses.similarity import similarity_matching_loss, similarity_matrix
 from .base import METHODS
-from .ll_aux import aux_input, aux_input_width, pool_map, std_reduce, tap_shapes, zero_output_layer
+from .ll_aux import aux_input, aux_input_width, pool_map, std_reduce, zero_output_layer
 from .local import LocalMethod
 
 DEFAULT_BPF_BETA = 0.01
@@ -44,7 +44,7 @@ class LLBpf(LocalMethod):
 
     def build_aux(self) -> None:
         net, cfg = self.net, self.cfg
-        shapes = tap_shapes(net, self.feature_tap)
+        shapes = net.tap_shapes(self.feature_tap)
         self.aux = nn.Module()
         self.aux.projections = nn.ModuleList(LabelProjection(net.num_classes, cfg.proj_dim) for _ in shapes)
         self.aux.pred = nn.ModuleList(LinearFA(aux_input_width(s, cfg.aux_dim), cfg.proj_dim) for s in shapes)

@@ -26,7 +26,7 @@ from ..data import DATASETS
 from ..losses.reconstruction import ImageDecoder
 from ..losses.supcon import supcon_loss
 from .base import METHODS
-from .ll_aux import aux_input, aux_input_width, tap_shapes
+from .ll_aux import aux_input, aux_input_width
 from .local import LocalMethod
 
 
@@ -36,7 +36,7 @@ class LLCont(LocalMethod):
     feature_tap = "act"
 
     def build_aux(self) -> None:
-        self.shapes = tap_shapes(self.net, self.feature_tap)
+        self.shapes = self.net.tap_shapes(self.feature_tap)
         self.aux = nn.Module()
         self.aux.heads = nn.ModuleList(nn.Linear(aux_input_width(s, self.cfg.aux_dim), self.cfg.proj_dim)
                                        for s in self.shapes)

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from ..losses.similarity import label_similarity, similarity_matching_loss
 from .base import METHODS
-from .ll_aux import aux_input, aux_input_width, std_reduce, tap_shapes, zero_linear, zero_output_layer
+from .ll_aux import aux_input, aux_input_width, std_reduce, zero_linear, zero_output_layer
 from .local import LocalMethod
 
 DEFAULT_PREDSIM_BETA = 0.99
@@ -76,7 +76,7 @@ class NoklandEidnesLoss(LocalMethod):
 
     def build_aux(self) -> None:
         net, dim = self.net, self.cfg.aux_dim
-        shapes = tap_shapes(net, self.feature_tap)
+        shapes = net.tap_shapes(self.feature_tap)
         self.aux = nn.Module()
         if self.uses_pred:
             self.aux.pred = nn.ModuleList(zero_linear(nn.Linear(aux_input_width(s, dim), net.num_classes))

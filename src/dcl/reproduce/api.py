@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from ..config import TrainConfig
 from .collect import collect
-from .costs import Cache, epoch_seconds, gpu_hours, step_seconds
+from .costs import Cache, epoch_seconds, gpu_hours, step_seconds, untimed_reason
 from .grid import Budget, Grid, cell_config, parse_budget, plan, run_key, steps_per_epoch
 from .paper import PaperTable, dataset_sizes, get_table, load_tables
 from .provenance import command_line, is_main_process, machine, machine_line, now
@@ -112,19 +112,19 @@ def estimate(table: str, *, budget: str | Budget = "paper", epochs: int | None =
             remaining = sum(cfg.epochs - (s.epochs if s.status == "partial" else 0)
                             for s in states if s.status != "done")
             train_size, test_size = sizes.get(cfg.data, (None, None))
-            from ..methods import METHODS
-            fits_late = getattr(METHODS.get(cfg.method), "trains_at_epoch_end", False)
-            if timing and grid.table.kind == "train" and remaining and fits_late:
-                rec["untimed"] = f"{cfg.method} trains at the epoch's end: a step's time does not predict it"
-            elif timing and grid.table.kind == "train" and remaining:  # runs exist: no problem but absent data
-                if log:
-                    log(f"timing {cfg.method} on {cfg.arch} / {cfg.data} (batch {cfg.batch_size})")
-                step = step_seconds(cfg, cache)
-                ep = epoch_seconds(step, steps_per_epoch(cfg, train_size), cfg, test_size)
-                rec.update(step_seconds=step, epoch_seconds=ep,
-                           seconds=None if ep is None else ep * remaining)
-            elif not remaining:
+            if not remaining:
                 rec["seconds"] = 0.0
+            elif timing and grid.table.kind == "train":  # runs exist: no problem but absent data
+                why = untimed_reason(cfg)
+                if why:
+                    rec["untimed"] = why
+                else:
+                    if log:
+                        log(f"timing {cfg.method} on {cfg.arch} / {cfg.data} (batch {cfg.batch_size})")
+                    step = step_seconds(cfg, cache)
+                    ep = epoch_seconds(step, steps_per_epoch(cfg, train_size), cfg, test_size)
+                    rec.update(step_seconds=step, epoch_seconds=ep,
+                               seconds=None if ep is None else ep * remaining)
         lines.append(rec)
     return grid, lines
 

@@ -100,6 +100,15 @@ def memory(cfg: TrainConfig, batch_size: int, cache: Cache | None = None, log=No
     return hit
 
 
+def untimed_reason(cfg: TrainConfig) -> str | None:
+    """Why a step's time cannot predict an epoch of ``cfg``: a method that trains at the
+    epoch's end (``Method.trains_at_epoch_end``: CaFo's steps only collect the batches)."""
+    from ..methods import METHODS
+    if getattr(METHODS.get(cfg.method), "trains_at_epoch_end", False):
+        return f"{cfg.method} trains at the epoch's end: a step's time does not predict it"
+    return None
+
+
 def step_seconds(cfg: TrainConfig, cache: Cache | None = None, steps: int = 2, min_seconds: float = 3.0,
                  max_steps: int = 50) -> float:
     """Seconds per training step of ``cfg`` on this machine and device: the mean over at least

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint import write_json
-from ..hostinfo import cpu_name, loadavg  # noqa: F401  (loadavg: reproduce.runner reads it here)
+from ..hostinfo import cpu_name
 
 
 @lru_cache(maxsize=1)

@@ -20,7 +20,8 @@ from typing import Any, Callable
 from ..checkpoint import atomic_write_text, write_json
 from ..errors import DCLError
 from .grid import REF_PREFIX, Grid, RunSpec, run_identity
-from .provenance import command_line, record_session, is_main_process, loadavg, machine, now
+from ..hostinfo import loadavg
+from .provenance import command_line, record_session, is_main_process, machine, now
 
 
 @dataclass
