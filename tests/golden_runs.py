@@ -59,7 +59,7 @@ def small_mnist(data_dir):
 def run_method(method: str, dataset) -> dict:
     """Train ``method`` for :data:`STEPS` steps and return what is recorded."""
     import dcl
-    from dcl.train import evaluate_run
+    from dcl.engine import evaluate_run
 
     fields = dict(RUNS[method])
     arch = fields.pop("arch")

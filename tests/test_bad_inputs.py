@@ -31,7 +31,7 @@ import pytest
 import torch
 
 import dcl
-import dcl.checkpoint
+import dcl.engine.checkpoint
 import dcl.data.download
 import dcl.losses
 from badinputs import (bp_method, checkpoint_variants, cifar_case, dcl_method, duplicate_archive, features, garbage,
@@ -246,7 +246,7 @@ def check_one_line(code: int, err: str, needle: str) -> None:
 def test_cli_case_in_process(case, command, needle, env, tmp_path, capsys):
     argv, needle = expand(env, tmp_path, command, needle)
     if case == "out-locked":
-        from dcl.runlock import hold_run_folder
+        from dcl.engine.lock import hold_run_folder
         with hold_run_folder(tmp_path / "locked"):
             code = main(argv)
     else:
@@ -350,7 +350,7 @@ API = [
     ("make-local-segments", lambda: local_net(segments=[2.5]), "2.5"),
     ("read-idx-overflow", lambda: idx_overflow(), "4294967295"),
     ("archive-duplicate", lambda: duplicate_archive(), "appears twice"),
-    ("load-checkpoint-garbage", lambda: dcl.checkpoint.load_checkpoint(garbage()), "garbage.pt"),
+    ("load-checkpoint-garbage", lambda: dcl.engine.checkpoint.load_checkpoint(garbage()), "garbage.pt"),
     ("download-ftp", lambda: dcl.data.download.download_file("ftp://127.0.0.1/x", tmpdir() / "x", "0" * 32),
      "ftp://127.0.0.1/x"),
 ]
@@ -373,14 +373,14 @@ def test_every_config_field_has_a_rule():
     """A new TrainConfig field needs its range in dcl/config_rules.py RULES (one place)."""
     from dataclasses import fields
 
-    from dcl.config_rules import RULES
+    from dcl.config.rules import RULES
     missing = [f.name for f in fields(dcl.TrainConfig) if f.name not in RULES]
-    assert not missing, f"add a rule to dcl.config_rules.RULES for: {', '.join(missing)}"
+    assert not missing, f"add a rule to dcl.config.rules.RULES for: {', '.join(missing)}"
 
 
 def test_loss_guard_reads_one_step_late_on_an_accelerator():
     """On a CUDA device the flag of step t is read after step t+1 is queued; flush reads the last."""
-    from dcl.lossguard import FiniteLossGuard, NonFiniteLoss
+    from dcl.engine.lossguard import FiniteLossGuard, NonFiniteLoss
     nan = float("nan")
     guard = FiniteLossGuard(torch.device("cuda"))  # only the device type matters here
     guard.check({"loss": torch.tensor(1.0), "block_losses": torch.tensor([1.0, 1.0])}, 1, 1)

@@ -8,7 +8,7 @@ from dcl import resolve_config
 from dcl.errors import DCLError
 from dcl.methods import build_method
 from dcl.models import build_model
-from dcl.train import build_run, fit
+from dcl.engine import build_run, fit
 
 from conftest import small_dataset
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dcl.catalog import KINDS, entries, source_fingerprint
+from dcl.config.catalog import KINDS, entries, source_fingerprint
 
 NO_TORCH = "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith(('torch', 'dcl')))"
 

@@ -83,7 +83,7 @@ def test_second_writer_is_refused_and_the_first_run_is_intact(tiny_run, tmp_path
 
 
 def test_the_lock_names_this_process_and_is_released(tiny_run, tmp_path, capsys):
-    from dcl.runlock import hold_run_folder
+    from dcl.engine.lock import hold_run_folder
     out = tmp_path / "run"
     with hold_run_folder(out):
         assert main(train_argv(tiny_run[0], out, "--epochs", "1")) == 2

@@ -1,4 +1,4 @@
-"""``dcl describe`` and dcl.models.describe: modules, shapes, K, parameters, Δθ; no data on disk."""
+"""``dcl describe`` and dcl.analysis.describe: modules, shapes, K, parameters, Δθ; no data on disk."""
 import json
 
 import pytest
@@ -7,7 +7,8 @@ from torch import nn
 
 from dcl.cli import main
 from dcl.data import DATASETS
-from dcl.models import describe, make_local
+from dcl.analysis import describe
+from dcl.models import make_local
 
 
 

@@ -6,7 +6,7 @@ import torch
 from dcl import resolve_config, train
 from dcl.methods import build_method
 from dcl.models import build_model
-from dcl.train import build_run
+from dcl.engine import build_run
 
 from conftest import layer_gradient_sources, own_layer, small_dataset
 

@@ -4,12 +4,12 @@ import json
 import pytest
 import torch
 
-import dcl.checkpoint as ckpt
+import dcl.engine.checkpoint as ckpt
 from dcl import resolve_config, train
 from dcl.errors import DCLError
 from dcl.methods import build_method
 from dcl.models import build_model
-from dcl.train import build_run
+from dcl.engine import build_run
 
 from conftest import small_dataset
 
@@ -113,7 +113,7 @@ def test_training_lowers_the_loss_on_real_mnist(mnist):
         assert all(e < 30.0 for e in s["layer_test_errors"]), (name, s["layer_test_errors"])
     # the first epoch's loss is above the last's
     run = build_run(tiny_cfg(epochs=3), dataset=data)
-    from dcl.train import fit
+    from dcl.engine import fit
     fit(run, None)
     losses = [r["train_loss"] for r in run.history]
     assert losses[-1] < losses[0]

@@ -4,7 +4,7 @@ import pytest
 
 from dcl.cli import main
 from dcl.cli.describe import format_description
-from dcl.models import describe
+from dcl.analysis import describe
 
 
 @pytest.fixture(scope="module")

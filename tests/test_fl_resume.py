@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dcl import resolve_config, train
-from dcl.inference import eval_error, load_trained
+from dcl.engine.restore import eval_error, load_trained
 
 from conftest import small_dataset
 

@@ -11,7 +11,7 @@ from torch import nn
 import dcl.models.vgg as vgg
 from dcl import resolve_config, train
 from dcl.config import PRESETS, TrainConfig
-from dcl.config_rules import FIELD_READERS
+from dcl.config.rules import FIELD_READERS
 from dcl.errors import DCLNote
 from dcl.methods import build_method
 from dcl.methods.ll_aux import aux_input

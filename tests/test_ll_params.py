@@ -37,7 +37,7 @@ def test_vgg8b_delta_theta_matches_the_table_4_arithmetic(data, column):
 def test_table_v_l_contrast_heads():
     # ResNet-32: one GAP -> Linear(C, 128) head per local module: the stem (16) and 5 blocks
     # each of 16, 32, 64 channels; the paper's 73.6K counts the 15 residual blocks only
-    from dcl.models import describe
+    from dcl.analysis import describe
     d = describe("resnet32", "cifar10", "ll-cont")
     assert d["preset"] == "ll-cont-resnet32-cifar10" and d["delta_params"] == 6 * 2_176 + 5 * 4_224 + 5 * 8_320
     assert d["delta_params"] - 2_176 == 73_600

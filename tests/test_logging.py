@@ -53,7 +53,7 @@ def test_tensorboard_events_and_csv_hold_step_and_epoch_scalars(tmp_path, data):
 
 
 def test_without_tensorboard_a_one_line_note_and_the_csv_still(tmp_path, data, monkeypatch):
-    monkeypatch.setattr("dcl.callbacks.tensorboard_available", lambda: False)
+    monkeypatch.setattr("dcl.engine.callbacks.tensorboard_available", lambda: False)
     lines = []
     dcl.train(tiny_cfg(epochs=1), tmp_path, dataset=data, log=lines.append)
     notes = [x for x in lines if "TensorBoard logging is off" in x]
@@ -62,7 +62,7 @@ def test_without_tensorboard_a_one_line_note_and_the_csv_still(tmp_path, data, m
 
 
 def test_a_users_callback_sees_every_step_and_epoch(data):
-    from dcl.callbacks import Callback
+    from dcl.engine.callbacks import Callback
 
     class Recorder(Callback):
         def __init__(self):
@@ -110,7 +110,7 @@ def test_device_auto_is_the_default_and_picks_what_is_there(capsys, tmp_path, re
 
 
 def test_evaluation_shows_progress(data, capsys):
-    from dcl.train import build_run, evaluate_run
+    from dcl.engine import build_run, evaluate_run
     run = build_run(tiny_cfg(eval_batch_size=64), dataset=data)
     evaluate_run(run, "test", progress=True)
     assert "eval test" in capsys.readouterr().err

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import dcl
-from dcl.checkpoint import load_checkpoint
+from dcl.engine.checkpoint import load_checkpoint
 from dcl.data import BatchLoader
 from dcl.errors import DCLError
 from dcl.methods import build_method

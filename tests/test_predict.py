@@ -12,7 +12,7 @@ from dcl.cli import main as cli_main
 from dcl.errors import DCLError
 from dcl.evaluate import (Scores, check_prediction, ensemble, ensemble_weights, prediction_choices,
                           prediction_error, prediction_scores, sweep_p)
-from dcl.inference import ensemble_sweep, eval_error, load_trained, run_scores
+from dcl.engine.restore import ensemble_sweep, eval_error, load_trained, run_scores
 
 from conftest import small_dataset
 

@@ -181,7 +181,7 @@ def test_a_cell_reading_another_columns_run_trains_it_first(tmp_path, real_data_
 
 def test_cells_sharing_a_run_read_their_own_metrics(tmp_path, real_data_dir):
     """Three cells of one run (block:1, head, ensemble:2) train it once and read it three ways."""
-    from dcl.inference import eval_error, load_trained
+    from dcl.engine.restore import eval_error, load_trained
     t = build_table("metrics", {
         "source": "Metrics", "arch": "fc", "data": "mnist", "method": "dcl", "values": ["err"],
         "rows": [{"key": "fc"}],

@@ -188,9 +188,9 @@ def test_demo_checks_every_method_name_before_training(capsys, tmp_path):
 
 
 def test_demo_saves_its_table(capsys, tmp_path, small_mnist_dir, monkeypatch):
-    import dcl.demo
-    real = dcl.demo.resolve_config
-    monkeypatch.setattr(dcl.demo, "resolve_config",  # the demo's own code path, on a few batches
+    import dcl.reproduce.demo
+    real = dcl.reproduce.demo.resolve_config
+    monkeypatch.setattr(dcl.reproduce.demo, "resolve_config",  # the demo's own code path, on a few batches
                         lambda **kw: real(**kw, limit_train_batches=2, width=32, segments=4))
     code, out, err = cli(capsys, "demo", "--epochs", "1", "--data", "mnist", "--data-dir", small_mnist_dir,
                          "--out", tmp_path / "d")

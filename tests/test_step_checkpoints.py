@@ -6,7 +6,7 @@ import torch
 
 import dcl
 from dcl import resolve_config
-from dcl.callbacks import Callback
+from dcl.engine.callbacks import Callback
 
 from conftest import small_dataset
 

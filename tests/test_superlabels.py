@@ -12,10 +12,11 @@ from dcl import resolve_config
 from dcl.cli import main as cli_main
 from dcl.data import Dataset, Split
 from dcl.errors import DCLError
-from dcl.inference import load_trained, run_scores
+from dcl.engine.restore import load_trained, run_scores
 from dcl.losses import dict_logits
-from dcl.superlabels import (CIFAR100_COARSE_LABELS, CIFAR100_FINE_LABELS, CIFAR100_FINE_TO_COARSE, MODES,
-                             coarse_labels, mean_embeddings, superlabel_errors, superlabel_predictions)
+from dcl.analysis.superlabels import (MODES, coarse_labels, mean_embeddings, superlabel_errors,
+                                      superlabel_predictions)
+from dcl.data.classnames import CIFAR100_COARSE_LABELS, CIFAR100_FINE_LABELS, CIFAR100_FINE_TO_COARSE
 
 # the widely used CIFAR-100 coarse label of each fine label, written out independently
 STANDARD = [4, 1, 14, 8, 0, 6, 7, 7, 18, 3, 3, 14, 9, 18, 7, 11, 3, 9, 7, 11,

@@ -9,14 +9,14 @@ import torch.nn.functional as F
 
 import dcl
 from dcl import resolve_config
-from dcl.checkpoint import load_checkpoint
+from dcl.engine.checkpoint import load_checkpoint
 from dcl.cli import main as cli_main
 from dcl.errors import DCLError
 from dcl.losses import dict_loss
 from dcl.methods import METHODS, build_method
 from dcl.methods.dcl import dictionary_row_norm
 from dcl.models import ARCHS, build_model, count_params
-from dcl.train import build_run
+from dcl.engine import build_run
 
 from conftest import small_dataset
 

@@ -1,4 +1,6 @@
-"""Which device a run uses, and what an option cannot do there.
+"""The machine: which device a run uses, what an option cannot do there, and what a
+measurement records about the machine (the CPU's name and the load, for ``dcl bench`` and
+``dcl reproduce``).
 
 ``device="auto"`` (the default) is CUDA when there is a GPU, else Apple's MPS, else the CPU.
 :func:`device_notes` lists, one line each, the options of a config that have no effect on the
@@ -6,6 +8,8 @@ chosen device (e.g. ``amp`` on a CPU), so a run never ignores a setting silently
 """
 from __future__ import annotations
 
+import os
+import platform
 import resource
 
 import torch
@@ -57,3 +61,23 @@ def peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2 ** 20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def loadavg() -> float | None:
+    """The 1-minute load average, rounded to 2 decimals; None where the OS has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .checkpoint import load_checkpoint
+from .engine.checkpoint import load_checkpoint
 from .config import TrainConfig
 from .data import DATASETS, DatasetSpec, Normalize
 from .devices import resolve_device
@@ -37,7 +37,7 @@ from .errors import DCLError
 from .evaluate import Scores, check_prediction, prediction_scores
 from .methods import build_method
 from .models import ARCHS, LocalNet, build_model
-from .runstate import spec_from_state
+from .engine.state import spec_from_state
 
 
 @dataclass

@@ -16,16 +16,17 @@ Numbers need only torch; figures need the optional extra ``analysis`` (matplotli
 scikit-learn, which t-SNE also uses): ``pip install 'dcl[analysis]'``. ``dcl analyze KIND``
 is the command line over these functions.
 """
-from .confusion import analyze_confusion, confusion_counts, confusion_rates, pair_rates, pearson
-from .embeddings import analyze_embeddings, cosine_similarity, label_embeddings, tsne_2d
-from .layers import layer_errors
-from .mutual_info import estimate_mutual_information
-from .probe import probe_errors
-from .runs import load_run
-from .saliency import saliency_maps
+from ..lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    **dict.fromkeys(("analyze_confusion", "confusion_counts", "confusion_rates", "pair_rates", "pearson"), ".confusion"),
+    **dict.fromkeys(("analyze_embeddings", "cosine_similarity", "label_embeddings", "tsne_2d"), ".embeddings"),
+    "layer_errors": ".layers", "estimate_mutual_information": ".mutual_info", "probe_errors": ".probe",
+    "load_run": ".runs", "saliency_maps": ".saliency", "describe": ".describe",
+})
 
 __all__ = [
     "analyze_confusion", "analyze_embeddings", "confusion_counts", "confusion_rates", "cosine_similarity",
-    "estimate_mutual_information", "label_embeddings", "layer_errors", "load_run", "pair_rates", "pearson",
+    "describe", "estimate_mutual_information", "label_embeddings", "layer_errors", "load_run", "pair_rates", "pearson",
     "probe_errors", "saliency_maps", "tsne_2d",
 ]

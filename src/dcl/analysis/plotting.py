@@ -14,7 +14,7 @@ import io
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from ..checkpoint import atomic_write_bytes, atomic_write_text
+from ..engine.checkpoint import atomic_write_bytes, atomic_write_text
 from ..errors import DCLError
 
 INSTALL_HINT = "pip install 'dcl[analysis]' (matplotlib and scikit-learn)"

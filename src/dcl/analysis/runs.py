@@ -2,7 +2,7 @@
 dictionary as each block sees it.
 
 A run is a folder written by ``dcl train --out`` (or its ``checkpoint.pt``); it is rebuilt with
-:func:`dcl.inference.load_trained`.
+:func:`dcl.engine.restore.load_trained`.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from ..losses.dictionary import pool_dictionary
 
 
 def load_run(path, *, data_dir=None, device: str | None = None, dataset=None):
-    """The trained :class:`~dcl.train.Run` in ``path`` (run folder or checkpoint file)."""
-    from ..inference import load_trained
+    """The trained :class:`~dcl.engine.Run` in ``path`` (run folder or checkpoint file)."""
+    from ..engine.restore import load_trained
 
     return load_trained(path, data_dir=data_dir, device=device, dataset=dataset)
 

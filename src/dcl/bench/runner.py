@@ -32,8 +32,8 @@ import torch
 from ..config import TrainConfig, resolve_config
 from ..data import DATASETS, Dataset, Split
 from ..errors import DCLError
-from ..hostinfo import cpu_name, loadavg
-from ..train import Run, build_run
+from ..devices import cpu_name, loadavg
+from ..engine.loop import Run, build_run
 from .isolated import measure_in_subprocess
 from .memory import MB, TrainingMemoryMeter
 

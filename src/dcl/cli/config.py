@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
 
 def run_show(args) -> int:
     from ..config import parse_set_options
-    from ..configfile import config_to_toml, read_config_file
+    from ..config.files import config_to_toml, read_config_file
     from .train import resolve_from_fields
     asked = dict(read_config_file(args.config)) if args.config else {}
     asked.update(parse_set_options(args.set))
@@ -43,7 +43,7 @@ def run_show(args) -> int:
 
 
 def run_fields(args) -> int:
-    from ..configfile import field_docs, toml_value
+    from ..config.files import field_docs, toml_value
     docs = field_docs()
     if args.json:
         print_json([{"name": d.name, "type": d.type, "default": d.default, "section": d.section,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..demo import DEMO_ARCH, DEMO_DATA, DEMO_METHODS
+from ..reproduce.demo import DEMO_ARCH, DEMO_DATA, DEMO_METHODS
 from ._common import add_data_dir, fmt, progress_default, table
 
 
@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..demo import run_demo
+    from ..reproduce.demo import run_demo
     methods = [m for m in args.methods.split(",") if m]
     out = Path(args.out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     rows = run_demo(args.epochs, methods, args.arch, args.data, args.data_dir, out,
@@ -37,7 +37,7 @@ def run(args) -> int:
                   ["method", "test err %", "best %", "block errs %", "params", "Δθ", "train s/epoch", "samples/s"]))
     print()
     print(text)
-    from ..checkpoint import atomic_write_text
+    from ..engine.checkpoint import atomic_write_text
     atomic_write_text(out / "table.txt", text + "\n")
     print(f"wrote {out}/table.txt (compare the runs: dcl runs {out})")
     return 0

@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
 
 
 def _superlabel_modes(text: str) -> list[str]:
-    from ..superlabels import MODES
+    from ..analysis.superlabels import MODES
     if text == "all":
         return list(MODES)
     if text not in MODES:
@@ -43,20 +43,20 @@ def _superlabel_modes(text: str) -> list[str]:
 
 
 def __getattr__(name: str):
-    """``load_trained`` (dcl.inference) is imported on first use, so that importing this module
+    """``load_trained`` (dcl.engine.restore) is imported on first use, so that importing this module
     (building the CLI's parser) imports no torch; a test may replace it here."""
     if name == "load_trained":
-        from ..inference import load_trained
+        from ..engine.restore import load_trained
         return load_trained
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run(args) -> int:
     from ..evaluate import check_prediction, collect_scores, errors, prediction_error, sweep_p
-    from ..inference import check_run_prediction, num_predicting_blocks
+    from ..engine.restore import check_run_prediction, num_predicting_blocks
 
     load_trained = globals().get("load_trained") or __getattr__("load_trained")
-    from ..superlabels import CIFAR100_FINE_TO_COARSE, superlabel_errors
+    from ..analysis.superlabels import CIFAR100_FINE_TO_COARSE, superlabel_errors
 
     if args.sweep_p and (args.predict or args.superlabels):
         raise DCLError("--sweep-p goes alone (it evaluates the ensemble for p = 0..10)")

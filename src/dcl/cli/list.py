@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..catalog import entries  # names and descriptions without importing torch
+    from ..config.catalog import entries  # names and descriptions without importing torch
 
     if args.kind is not None and args.kind not in KINDS:
         raise choices_error("kind", args.kind, KINDS)

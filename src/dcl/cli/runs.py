@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..runs import filter_rows, find_runs, run_rows, runs_table, sort_rows
+    from ..analysis.compare import filter_rows, find_runs, run_rows, runs_table, sort_rows
     rows = sort_rows(filter_rows(run_rows(find_runs(args.dirs)), args.filter), args.sort)
     if args.json:
         print_json(rows)
@@ -34,7 +34,7 @@ def run(args) -> int:
     else:
         print("no runs found")
     if args.plot:
-        from ..plot import plot_runs
+        from ..analysis.curves import plot_runs
         path = plot_runs([r["run"] for r in rows], args.plot)
         if not args.json:
             print(f"wrote {path}")

@@ -54,7 +54,7 @@ def add_parser(sub) -> None:
 def explicit_fields(args) -> dict:
     """The config fields this command line asks for: --config, then the flags and --set (a
     field given both as a flag and by --set is refused: one would silently win)."""
-    from ..configfile import read_config_file
+    from ..config.files import read_config_file
     asked = dict(read_config_file(args.config)) if args.config else {}
     flags = dict(arch=args.arch, data=args.data, preset=args.preset, method=args.method, epochs=args.epochs,
                  batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
@@ -81,7 +81,7 @@ def resolve_from_fields(asked: dict):
 
 def run(args) -> int:
     from ..errors import DCLError
-    from ..runfolder import auto_out  # no torch
+    from ..engine.runfolder import auto_out  # no torch
 
     asked = explicit_fields(args)
     if args.resume:
@@ -94,7 +94,7 @@ def run(args) -> int:
         cfg = resolve_from_fields(asked)  # bad names and values fail here, before torch is imported
         out = args.out if args.out is not None else str(auto_out(cfg, args.runs_dir))
     from ..parallel.mesh import env_rank
-    from ..train import train
+    from ..engine.loop import train
 
     speaker = env_rank() == 0  # under torchrun, rank 0 speaks for the run
     quiet = args.json  # stdout holds only the JSON; the run's lines and notes go to stderr

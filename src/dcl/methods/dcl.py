@@ -33,7 +33,7 @@ import re
 import torch
 from torch import Tensor, nn
 
-from ..checkpoint import load_checkpoint
+from ..engine.checkpoint import load_checkpoint
 from ..errors import DCLError
 from ..losses import DictionaryContrastiveLoss
 from .base import METHODS

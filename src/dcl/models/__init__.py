@@ -13,7 +13,6 @@ for _m in sorted(m.name for m in pkgutil.iter_modules(__path__)):
         importlib.import_module(f"{__name__}.{_m}")
 
 from .split import make_local  # noqa: E402  (any nn.Module made local)
-from .summary import describe  # noqa: E402  (dcl describe)
 
 
 def build_model(cfg, in_shape, num_classes) -> LocalNet:
@@ -21,4 +20,4 @@ def build_model(cfg, in_shape, num_classes) -> LocalNet:
     return ARCHS.get(cfg.arch)(cfg, tuple(in_shape), int(num_classes))
 
 
-__all__ = ["ARCHS", "BlockSpec", "LocalNet", "build_model", "count_params", "describe", "make_local"]
+__all__ = ["ARCHS", "BlockSpec", "LocalNet", "build_model", "count_params", "make_local"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..config import ACTIVATIONS, DROPOUT_KINDS
+from ..config.rules import ACTIVATIONS, DROPOUT_KINDS
 from .lean import BatchNormAct1d, BatchNormAct2d, LeanDropout, LeanDropout2d, LeanMaxPool2d
 
 __all__ = ["LeanDropout", "LeanDropout2d", "LeanMaxPool2d", "Tap", "lean_dropouts_", "make_activation",

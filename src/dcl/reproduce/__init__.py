@@ -7,8 +7,11 @@ runs whose output is the table, ours beside the paper's numbers (``dcl reproduce
 * :func:`load_tables`, :func:`get_table` - the paper's numbers (``paper.toml``)
 * :data:`METRICS` - how a cell is read from its run (register more by name)
 """
-from .api import Result, estimate, list_tables, reproduce
-from .metrics import METRICS, Metric
-from .paper import get_table, load_tables
+from ..lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "Result": ".api", "estimate": ".api", "list_tables": ".api", "reproduce": ".api", "METRICS": ".metrics",
+    "Metric": ".metrics", "get_table": ".paper", "load_tables": ".paper",
+})
 
 __all__ = ["METRICS", "Metric", "Result", "estimate", "get_table", "list_tables", "load_tables", "reproduce"]

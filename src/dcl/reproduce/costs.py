@@ -16,7 +16,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import write_json
+from ..engine.checkpoint import write_json
 from ..config import TrainConfig
 from .grid import run_identity
 from .provenance import code_version, is_main_process

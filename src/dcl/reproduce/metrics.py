@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..checkpoint import write_json
+from ..engine.checkpoint import write_json
 from ..registry import Registry
 
 
@@ -71,14 +71,14 @@ def _block(record: dict[str, Any], arg: str | None) -> float | None:
 
 
 def _superlabels(run_dir: Path, arg: str | None, data_dir, device) -> float:
-    from ..inference import load_trained
-    from ..superlabels import superlabel_errors
+    from ..engine.restore import load_trained
+    from ..analysis.superlabels import superlabel_errors
     run = load_trained(run_dir, data_dir=data_dir, device=device)
     return float(superlabel_errors(run, [arg or "naive"])[arg or "naive"])
 
 
 def _ensemble(run_dir: Path, arg: str | None, data_dir, device) -> float:
-    from ..inference import eval_error, load_trained
+    from ..engine.restore import eval_error, load_trained
     run = load_trained(run_dir, data_dir=data_dir, device=device)
     return float(eval_error(run, "ensemble", p=float(arg or 1)))
 

@@ -15,8 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import write_json
-from ..hostinfo import cpu_name
+from ..engine.checkpoint import write_json
+from ..devices import cpu_name
 
 
 @lru_cache(maxsize=1)

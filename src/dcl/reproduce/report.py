@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import atomic_write_text
+from ..engine.checkpoint import atomic_write_text
 from .grid import Grid
 
 CSV_FIELDS = (

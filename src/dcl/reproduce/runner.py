@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..checkpoint import atomic_write_text, write_json
+from ..engine.checkpoint import atomic_write_text, write_json
 from ..errors import DCLError
 from .grid import REF_PREFIX, Grid, RunSpec, run_identity
-from ..hostinfo import loadavg
+from ..devices import loadavg
 from .provenance import command_line, record_session, is_main_process, machine, now
 
 
@@ -79,7 +79,7 @@ def resolve_refs(spec: RunSpec, out: Path) -> dict[str, str]:
 def train_run(spec: RunSpec, out: Path, *, data_dir=None, progress: bool = False,
               log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train (or resume) one run into its folder; record the session in ``provenance.json``."""
-    from ..train import train
+    from ..engine.loop import train
 
     d, t = spec.folder(out), spec.train_dir(out)
     state = run_state(spec, out)

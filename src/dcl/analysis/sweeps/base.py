@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ...checkpoint import write_json
+from ...engine.checkpoint import write_json
 from ...config import TrainConfig, resolve_config
 
 #: config fields that do not change a run's numbers (left out of a point's key)
@@ -95,7 +95,7 @@ class Sweep:
     progress: bool = False
     log: Callable[[str], None] | None = None
     dataset: Any = None
-    #: how a run is trained (``dcl.train.train``; a test may wrap it to count calls)
+    #: how a run is trained (``dcl.train``; a test may wrap it to count calls)
     train_fn: Callable[..., dict[str, Any]] | None = None
 
     def config(self, point: Point, folders: dict[str, Path]) -> TrainConfig:
@@ -112,7 +112,7 @@ class Sweep:
         return self.dataset
 
     def run_point(self, point: Point, folders: dict[str, Path]) -> PointRun:
-        from ...train import train
+        from ...engine.loop import train
 
         cfg = self.config(point, folders)
         runs_dir = Path(self.runs_dir)

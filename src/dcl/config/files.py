@@ -21,8 +21,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .config import TrainConfig, coerce_overrides
-from .errors import DCLError
+from .train_config import TrainConfig, coerce_overrides
+from ..errors import DCLError
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ import torch
 from torch import Tensor
 
 from .checkpoint import load_fitting, restore_method_state
-from .data import DatasetSpec, Split
-from .errors import DCLError
-from .devices import peak_memory_mb
+from ..data import DatasetSpec, Split
+from ..errors import DCLError
+from ..devices import peak_memory_mb
 
 
 @dataclass

@@ -8,8 +8,8 @@ import types
 import typing
 from typing import Any
 
-from .checks import is_integer, is_real
-from .errors import DCLError
+from ..checks import is_integer, is_real
+from ..errors import DCLError
 
 _UNION_TYPES = (typing.Union, getattr(types, "UnionType", None))
 

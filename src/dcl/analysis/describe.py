@@ -15,9 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from .base import LocalNet, count_params
-from .layers import Tap
-from .split import trace_shapes
+from ..models.base import LocalNet, count_params
+from ..models.layers import Tap
+from ..models.split import trace_shapes
 
 
 def describe(arch: str | LocalNet, data: str | None = None, method: str | None = None, *,
@@ -41,7 +41,7 @@ def describe(arch: str | LocalNet, data: str | None = None, method: str | None =
     from ..data import DATASETS
     from ..losses import DictionaryContrastiveLoss
     from ..methods import build_method
-    from . import build_model
+    from ..models import build_model
 
     with torch.random.fork_rng(devices=[]):
         if isinstance(arch, LocalNet):

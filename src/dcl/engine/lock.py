@@ -12,7 +12,7 @@ the removal of temporary files a killed write left behind.
   it exits, so a killed run never leaves a folder locked. The lock file itself stays (empty
   of meaning once unlocked; it is not part of the run's results).
 * Once the lock is held no one else writes the folder, so leftover temporary files of
-  :func:`dcl.checkpoint.atomic_write_bytes` (``.checkpoint.pt.XXXXXXXX.tmp`` ..., left by a
+  :func:`dcl.engine.checkpoint.atomic_write_bytes` (``.checkpoint.pt.XXXXXXXX.tmp`` ..., left by a
   kill during a write) are removed.
 
 Where ``fcntl`` does not exist (Windows) the folder is checked and cleaned but not locked.
@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from .errors import DCLError
+from ..errors import DCLError
 
 LOCK_NAME = ".dcl-lock"
 #: the temporary files of atomic_write_bytes: ``.NAME.`` + mkstemp's 8 characters + ``.tmp``

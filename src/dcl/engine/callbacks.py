@@ -12,7 +12,7 @@ library's own loggers are callbacks, and a user's plug in the same way.
 
 Hooks (all optional): ``on_train_start(run)``, ``on_step(run, step)`` with a :class:`Step`,
 ``on_epoch_end(run, record)`` with the epoch's row of ``metrics.jsonl``, ``on_train_end(run,
-summary)``. ``run`` is the :class:`~dcl.train.Run` (``run.cfg``, ``run.net``, ``run.method``,
+summary)``. ``run`` is the :class:`~dcl.engine.Run` (``run.cfg``, ``run.net``, ``run.method``,
 ``run.history``, ``run.out``).
 
 Built in (with a run folder): :class:`CSVLogger` (``metrics.csv``: one row per epoch;
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .devices import peak_memory_mb
+from ..devices import peak_memory_mb
 
 
 @dataclass

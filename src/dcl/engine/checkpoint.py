@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .errors import DCLError
+from ..errors import DCLError
 
 FORMAT = 1
 #: what :func:`load_checkpoint` requires of a checkpoint by default (enough to evaluate it)
@@ -179,7 +179,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", require: tuple[
 
 def checkpoint_config(state: dict[str, Any], path) -> Any:
     """The :class:`~dcl.config.TrainConfig` saved in ``state``; a bad one names the file."""
-    from .config import TrainConfig
+    from ..config import TrainConfig
 
     try:
         return TrainConfig.from_dict(state["config"])

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from .errors import DCLError
-from .runs import read_metrics, read_summary
+from ..errors import DCLError
+from .compare import read_metrics, read_summary
 
 
 def plot_runs(folders: Iterable[Path], path: str | Path, title: str | None = None) -> Path:

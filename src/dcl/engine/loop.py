@@ -10,136 +10,37 @@ errors with ``val_split``). The run is seeded (model init from ``cfg.seed``; dat
 augmentation from ``(seed, epoch)``); ``checkpoint.pt`` is written atomically after every
 epoch and every ``cfg.checkpoint_every`` steps, and ``resume=True`` continues from it to the
 same numbers and weights as a run that was never interrupted. What the run folder holds and
-what a resume may change: :mod:`dcl.runfolder`; what is saved: :mod:`dcl.runstate`; logging
-and user hooks: :mod:`dcl.callbacks`.
+what a resume may change: :mod:`dcl.engine.runfolder`; what is saved: :mod:`dcl.engine.state`; logging
+and user hooks: :mod:`dcl.engine.callbacks`.
 """
 from __future__ import annotations
 
 import json
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import torch
 from tqdm.auto import tqdm
 
+from ..config import TrainConfig, check_fields_used, validate_config
+from ..config.files import config_to_toml
+from ..data import DATASETS, Dataset
+from ..data.user import user_dataset
+from ..devices import device_notes, peak_memory_mb
+from ..errors import DCLError
+from ..models import LocalNet
+from ..parallel import Parallel
+from ..parallel.dictionaries import config_for_stages
+from ..parallel.mesh import env_rank
 from .callbacks import Callback, CallbackList, Step, default_callbacks
 from .checkpoint import RESUME_KEYS, atomic_write_text, checkpoint_config, load_checkpoint, save_checkpoint, write_json
-from .config import TrainConfig, check_fields_used, validate_config
-from .configfile import config_to_toml
-from .data import DATASETS, BatchLoader, Dataset, Split, load_dataset
-from .data.user import DeviceLoader, user_dataset
-from .devices import device_notes, peak_memory_mb, resolve_device  # noqa: F401  (re-exported)
-from .errors import DCLError
-from .evaluate import collect_scores, errors
 from .lossguard import FiniteLossGuard
-from .methods import METHODS, Method, build_method
-from .models import ARCHS, LocalNet, build_model, count_params
-from .optim import compile_network
-from .parallel import Parallel
-from .parallel.dictionaries import config_for_stages
-from .parallel.mesh import env_rank
+from .run import Run, build_run, evaluate_run
 from .runfolder import prepare_out, provenance, resume_config
-from .runlock import check_out_path, hold_run_folder
-from .runstate import EpochStats, checkpoint_state, model_state, restore, summary
-
-
-@dataclass
-class Run:
-    """Everything a run is made of; built by :func:`build_run`."""
-
-    cfg: TrainConfig
-    dataset: Dataset
-    net: LocalNet
-    method: Method
-    device: torch.device
-    history: list[dict[str, Any]] = field(default_factory=list)
-    global_step: int = 0                    # training steps taken since the run began
-    custom_net: bool = False                # a user's network (dcl.load needs it passed again)
-    out: Path | None = None                 # the run folder while fit() runs
-    provenance: dict[str, Any] = field(default_factory=dict)
-    parallel: Parallel | None = None        # this rank's part of a torchrun run (dcl.parallel), else None
-
-    @property
-    def params(self) -> int:
-        return count_params(self.net) + count_params(self.method.aux)
-
-    @property
-    def delta_params(self) -> int:
-        """Parameters beyond the same network trained by BP (the method's own modules)."""
-        return count_params(self.method.aux)
-
-    def _loader(self, split, batch_size: int, train: bool):
-        c = self.cfg
-        if not isinstance(split, Split):  # a user's DataLoader
-            loader = DeviceLoader(split, self.dataset.spec, self.device, c.limit_train_batches if train else None,
-                                  c.channels_last)
-        else:
-            limited = dict(class_limited_epochs=c.class_limited_epochs,
-                           class_limited_seeds=c.class_limited_seeds) if train else {}
-            loader = BatchLoader(split, self.dataset.spec, batch_size, train=train, device=self.device,
-                                 augment=c.augment, seed=c.seed, limit_batches=c.limit_train_batches if train else None,
-                                 channels_last=c.channels_last, **limited)
-        if self.parallel is None:
-            return loader
-        return self.parallel.train_loader(loader) if train else self.parallel.eval_loader(loader)
-
-    def train_loader(self):
-        return self._loader(self.dataset.train, self.cfg.batch_size, True)
-
-    def eval_loader(self, split: str = "test"):
-        return self._loader(getattr(self.dataset, split), self.cfg.eval_batch_size, False)
-
-
-def build_run(cfg: TrainConfig, data_dir=None, dataset: Dataset | None = None,
-              net: LocalNet | None = None) -> Run:
-    """Check names, load data, seed, build the network and the method on the device.
-
-    ``net``: a ready network (e.g. from ``dcl.models.make_local``) instead of ``cfg.arch``,
-    which then only names it. ``dataset``: data already loaded (or a user's, see
-    :func:`dcl.data.user.user_dataset`) instead of ``cfg.data`` from ``data_dir``.
-    """
-    validate_config(cfg)
-    METHODS.get(cfg.method)
-    custom = net is not None  # a user's network: a loaded run needs it passed again
-    if net is None:
-        ARCHS.get(cfg.arch)
-    else:
-        cfg = cfg.replace(arch=net.name or "custom")
-    if dataset is None:
-        if cfg.data not in DATASETS:
-            raise DCLError(f"unknown dataset {cfg.data!r}; valid choices: {', '.join(DATASETS.names())} "
-                           f"(a run on your own data needs it passed again: train_data=..., test_data=...)")
-        dataset = load_dataset(cfg.data, data_dir, val_split=cfg.val_split, seed=cfg.seed)
-    device = resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    if net is None:
-        net = build_model(cfg, dataset.spec.in_shape, dataset.spec.num_classes)
-    elif tuple(net.in_shape) != tuple(dataset.spec.in_shape) or net.num_classes != dataset.spec.num_classes:
-        raise DCLError(f"the network takes inputs {tuple(net.in_shape)} and {net.num_classes} classes, but "
-                       f"{cfg.data} has {tuple(dataset.spec.in_shape)} and {dataset.spec.num_classes}")
-    if cfg.batch_size < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
-        raise DCLError(f"batch_size must be >= 2 for {cfg.arch}: its BatchNorm layers need 2 or more samples "
-                       f"per training batch, got {cfg.batch_size}")
-    net = net.to(device)
-    if cfg.channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    if cfg.compile:
-        compile_network(net)
-    method = build_method(net, cfg, device)
-    return Run(cfg, dataset, net, method, device, custom_net=custom)
-
-
-def evaluate_run(run: Run, split: str = "test", progress: bool = False) -> dict[str, Any]:
-    """Errors of every prediction mode on ``split`` (``test`` or ``val``)."""
-    loader = run.eval_loader(split)
-    bar = tqdm(loader, desc=f"eval {split}", disable=not progress, leave=False, dynamic_ncols=True)
-    scores = collect_scores(run.net, run.method, bar)
-    if run.parallel is not None:  # every rank scored its part
-        scores = run.parallel.gather_scores(run, scores)
-    return errors(scores)
+from .lock import check_out_path, hold_run_folder
+from .state import EpochStats, checkpoint_state, model_state, restore, summary
 
 
 def progress_default() -> bool:
@@ -158,17 +59,17 @@ def train(cfg: TrainConfig | dict[str, Any] | None = None, out: str | Path | Non
     unless ``overwrite=True`` (or ``resume=True``). ``net``: train this network (e.g.
     ``dcl.models.make_local(model, ...)``) instead of building ``cfg.arch``. ``train_data`` /
     ``test_data`` / ``val_data``: your own data (tensors, arrays, a Dataset or a DataLoader;
-    :mod:`dcl.data.user`). ``callbacks``: :class:`dcl.callbacks.Callback` objects.
+    :mod:`dcl.data.user`). ``callbacks``: :class:`dcl.engine.callbacks.Callback` objects.
 
     ``resume=True`` continues from ``out/checkpoint.pt`` with the checkpoint's config; ``cfg``
     may be None, a dict of the fields to change, or the run's config with only ``epochs`` (and
-    device and logging fields) changed (:data:`dcl.runfolder.RESUME_CHANGEABLE`); any other
+    device and logging fields) changed (:data:`dcl.engine.runfolder.RESUME_CHANGEABLE`); any other
     change is refused. Pass ``net`` / your data again.
 
     ``log`` (default ``print``) gets a start line, one line per epoch and notes; ``progress``
     shows bars (default: when stderr is a terminal or in Jupyter).
 
-    ``out`` is locked for the whole run (:mod:`dcl.runlock`): a second run on the same folder
+    ``out`` is locked for the whole run (:mod:`dcl.engine.lock`): a second run on the same folder
     is refused while this one runs. Launched as several ranks by torchrun (or with
     ``cfg.stages > 1``), each rank trains its part (:mod:`dcl.parallel`): rank 0 holds the
     lock, logs and writes ``out``; every rank returns the summary.

@@ -6,7 +6,7 @@ docs/forward-learning.md). DCL's and BP's presets live in :mod:`dcl.config`.
 """
 from __future__ import annotations
 
-from .config import PRESETS, _preset
+from .train_config import PRESETS, _preset
 
 # --- local-learning baselines: the ll-* methods' own recipes (REFERENCE-LL §5-8) -----------
 # Nøkland & Eidnes' VGG8B recipes (Table 3 copies or reuses them; App. J.2.4, J.2.5): Adam, wd

@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import choices_error
+from ..errors import choices_error
 
 #: kind -> (package, registry attribute, the word used in error messages)
 KINDS: dict[str, tuple[str, str, str]] = {

@@ -20,7 +20,7 @@ import math
 import re
 from typing import Any, Callable
 
-from .errors import DCLError
+from ..errors import DCLError
 
 Rule = Callable[[str, Any], None]
 

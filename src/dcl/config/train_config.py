@@ -17,11 +17,11 @@ import warnings
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .checks import describe_value
-from .config_types import coerce_value, exact_value, merge_options, parse_set_options, type_name  # noqa: F401
-from .config_rules import ACTIVATIONS, DROPOUT_KINDS, RULES, check_field_use, check_values  # noqa: F401
-from .errors import DCLError, DCLNote
-from .registry import Registry
+from ..checks import describe_value
+from .values import coerce_value, exact_value, merge_options, parse_set_options, type_name  # noqa: F401
+from .rules import ACTIVATIONS, DROPOUT_KINDS, RULES, check_field_use, check_values  # noqa: F401
+from ..errors import DCLError, DCLNote
+from ..registry import Registry
 
 
 @dataclass
@@ -109,7 +109,7 @@ class TrainConfig:
     channels_last: bool = False
     compile: bool = False
     amp: bool = False                  # bf16 autocast (CUDA only; elsewhere a one-line note, float32)
-    # --- logging and checkpoints (dcl.callbacks; docs/experiments.md) -------------------
+    # --- logging and checkpoints (dcl.engine.callbacks; docs/experiments.md) -------------------
     log_every: int = 10                # training steps between per-step log rows (TensorBoard, steps.csv)
     tensorboard: bool = True           # TensorBoard event files in OUT/tensorboard (needs the tensorboard package)
     checkpoint_every: int | None = None  # also write checkpoint.pt every N training steps (None: epoch ends only)
@@ -129,7 +129,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         """Every TrainConfig is valid: the types of the annotations (``lr="abc"`` or
         ``epochs="2"`` is a DCLError; lists become tuples), then every field's range
-        (:mod:`dcl.config_rules`)."""
+        (:mod:`dcl.config.rules`)."""
         check_types(self)
         check_values(self)
 
@@ -313,7 +313,7 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
 
 def check_names(cfg: TrainConfig) -> None:
     """Raise DCLError if the architecture, dataset or method is not registered (read from
-    :mod:`dcl.catalog`, which imports no torch unless the registries are loaded already)."""
+    :mod:`dcl.config.catalog`, which imports no torch unless the registries are loaded already)."""
     from .catalog import check_name
 
     check_name("archs", cfg.arch)
@@ -322,7 +322,7 @@ def check_names(cfg: TrainConfig) -> None:
 
 
 def validate_config(cfg: TrainConfig) -> None:
-    """Check every field of ``cfg`` again (its type and range, :mod:`dcl.config_rules`): a
+    """Check every field of ``cfg`` again (its type and range, :mod:`dcl.config.rules`): a
     TrainConfig checks itself when made, but its attributes can be reassigned since."""
     check_types(cfg)
     check_values(cfg)
@@ -339,7 +339,7 @@ def explicit_fields(cfg: TrainConfig) -> set[str]:
 
 def check_fields_used(cfg: TrainConfig, custom_net: bool = False) -> None:
     """Refuse a field set on purpose that this run's network, method, optimizer or schedule
-    never reads (:data:`dcl.config_rules.IGNORED_FIELDS`)."""
+    never reads (:data:`dcl.config.rules.IGNORED_FIELDS`)."""
     check_field_use(cfg, explicit_fields(cfg), custom_net)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .errors import DCLError
+from ..errors import DCLError
 
 
 class NonFiniteLoss(DCLError):

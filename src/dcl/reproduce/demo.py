@@ -1,13 +1,13 @@
 """The quick-start demo: DCL next to BP on real Fashion-MNIST, results side by side.
 
-    from dcl.demo import run_demo
+    from dcl.reproduce.demo import run_demo
     rows = run_demo(epochs=2)          # list of summary dicts, one per method
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from .config import resolve_config
+from ..config import resolve_config
 
 DEMO_ARCH = "fc"
 DEMO_DATA = "fashion-mnist"
@@ -23,8 +23,8 @@ def run_demo(epochs: int = 2, methods=DEMO_METHODS, arch: str = DEMO_ARCH, data:
     With ``out``, each run goes to ``out/METHOD/``.
     """
     cfgs = [resolve_config(arch=arch, data=data, method=m, epochs=epochs) for m in methods]
-    from .data import load_dataset  # torch: imported here so that `dcl --help` stays fast
-    from .train import train
+    from ..data import load_dataset  # torch: imported here so that `dcl --help` stays fast
+    from ..engine.loop import train
     dataset = load_dataset(data, data_dir)
     rows = []
     for cfg in cfgs:

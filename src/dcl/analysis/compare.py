@@ -1,11 +1,11 @@
 """Comparing runs: one table of many run folders, sorted and filtered (``dcl runs``).
 
-    from dcl.runs import find_runs, run_rows, filter_rows, sort_rows
+    from dcl.analysis.compare import find_runs, run_rows, filter_rows, sort_rows
     rows = run_rows(find_runs(["runs"]))                # one dict per run folder
     rows = sort_rows(filter_rows(rows, ["method=dcl*"]), "best_test_error")
 
 A run folder is any folder holding ``summary.json`` (written after every epoch, so a run in
-progress shows up too). Learning curves of runs: :mod:`dcl.plot`.
+progress shows up too). Learning curves of runs: :mod:`dcl.analysis.curves`.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import DCLError
+from ..errors import DCLError
 
 #: the table's columns: (key, header, digits)
 COLUMNS = (

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import TrainConfig, coerce_overrides
-from .errors import DCLError
+from ..config import TrainConfig, coerce_overrides
+from ..errors import DCLError
 
 #: the files (and folder) of a run, removed by ``overwrite``
 RUN_FILES = ("checkpoint.pt", "best.pt", "summary.json", "metrics.jsonl", "metrics.csv", "steps.csv",
@@ -80,7 +80,7 @@ def git_commit(folder: Path) -> dict[str, Any] | None:
 
 def provenance() -> dict[str, Any]:
     """What code made a run: the dcl version and, when dcl runs from a git checkout, its commit."""
-    from . import __version__
+    from .. import __version__
     git = git_commit(Path(__file__).resolve().parent)
     return {"dcl_version": __version__, "git_commit": git["commit"] if git else None,
             "git_dirty": git["dirty"] if git else None}

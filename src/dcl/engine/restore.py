@@ -1,6 +1,6 @@
 """Rebuild a trained run from its checkpoint, for evaluation and analysis.
 
-    from dcl.inference import load_trained, eval_error
+    from dcl.engine.restore import load_trained, eval_error
     run = load_trained("runs/fc-mnist")                  # checkpoint.pt or its folder
     eval_error(run)                                       # the classifier head
     eval_error(run, "block:2")                            # block 2's dictionary prediction (Eq. 3)
@@ -14,15 +14,15 @@ from typing import Iterable
 import torch
 
 from .checkpoint import checkpoint_config, load_checkpoint, load_fitting
-from .data import DATASETS
-from .errors import DCLError
-from .evaluate import Scores, check_prediction, collect_scores, prediction_error, sweep_p
-from .predictor import check_rebuildable
-from .train import Run, build_run
+from ..data import DATASETS
+from ..errors import DCLError
+from ..evaluate import Scores, check_prediction, collect_scores, prediction_error, sweep_p
+from ..predictor import check_rebuildable
+from .loop import Run, build_run
 
 
 def load_trained(checkpoint, *, data_dir=None, device: str | None = None, dataset=None, net=None) -> Run:
-    """The :class:`~dcl.train.Run` saved in ``checkpoint`` (a file or run folder), weights loaded.
+    """The :class:`~dcl.engine.Run` saved in ``checkpoint`` (a file or run folder), weights loaded.
 
     ``device=None`` uses the training device when it is available, else the best one
     (``auto``). ``dataset`` (a :class:`~dcl.data.Dataset`) replaces loading the run's dataset

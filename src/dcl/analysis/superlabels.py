@@ -20,65 +20,11 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from .errors import DCLError, choices_error
-from .losses import dict_logits
+from ..errors import DCLError, choices_error
+from ..data.classnames import CIFAR100_FINE_TO_COARSE  # noqa: F401  (re-exported)
+from ..losses import dict_logits
 
 MODES = ("naive", "mean", "super")
-
-#: the 100 CIFAR-100 fine labels in their standard (alphabetical) index order
-CIFAR100_FINE_LABELS = (
-    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle",
-    "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle",
-    "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile", "cup", "dinosaur",
-    "dolphin", "elephant", "flatfish", "forest", "fox", "girl", "hamster", "house", "kangaroo", "keyboard",
-    "lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man", "maple_tree", "motorcycle", "mountain",
-    "mouse", "mushroom", "oak_tree", "orange", "orchid", "otter", "palm_tree", "pear", "pickup_truck", "pine_tree",
-    "plain", "plate", "poppy", "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket",
-    "rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider",
-    "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger", "tractor",
-    "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
-)
-
-#: the 20 CIFAR-100 coarse labels (super-labels) in their standard index order, with their 5 sub-labels
-CIFAR100_SUPERLABELS = (
-    ("aquatic_mammals", ("beaver", "dolphin", "otter", "seal", "whale")),
-    ("fish", ("aquarium_fish", "flatfish", "ray", "shark", "trout")),
-    ("flowers", ("orchid", "poppy", "rose", "sunflower", "tulip")),
-    ("food_containers", ("bottle", "bowl", "can", "cup", "plate")),
-    ("fruit_and_vegetables", ("apple", "mushroom", "orange", "pear", "sweet_pepper")),
-    ("household_electrical_devices", ("clock", "keyboard", "lamp", "telephone", "television")),
-    ("household_furniture", ("bed", "chair", "couch", "table", "wardrobe")),
-    ("insects", ("bee", "beetle", "butterfly", "caterpillar", "cockroach")),
-    ("large_carnivores", ("bear", "leopard", "lion", "tiger", "wolf")),
-    ("large_man-made_outdoor_things", ("bridge", "castle", "house", "road", "skyscraper")),
-    ("large_natural_outdoor_scenes", ("cloud", "forest", "mountain", "plain", "sea")),
-    ("large_omnivores_and_herbivores", ("camel", "cattle", "chimpanzee", "elephant", "kangaroo")),
-    ("medium_mammals", ("fox", "porcupine", "possum", "raccoon", "skunk")),
-    ("non-insect_invertebrates", ("crab", "lobster", "snail", "spider", "worm")),
-    ("people", ("baby", "boy", "girl", "man", "woman")),
-    ("reptiles", ("crocodile", "dinosaur", "lizard", "snake", "turtle")),
-    ("small_mammals", ("hamster", "mouse", "rabbit", "shrew", "squirrel")),
-    ("trees", ("maple_tree", "oak_tree", "palm_tree", "pine_tree", "willow_tree")),
-    ("vehicles_1", ("bicycle", "bus", "motorcycle", "pickup_truck", "train")),
-    ("vehicles_2", ("lawn_mower", "rocket", "streetcar", "tank", "tractor")),
-)
-
-CIFAR100_COARSE_LABELS = tuple(name for name, _ in CIFAR100_SUPERLABELS)
-
-
-def _fine_to_coarse() -> tuple[int, ...]:
-    index = {name: i for i, name in enumerate(CIFAR100_FINE_LABELS)}
-    out = [-1] * len(CIFAR100_FINE_LABELS)
-    for c, (_, members) in enumerate(CIFAR100_SUPERLABELS):
-        for m in members:
-            out[index[m]] = c
-    assert min(out) >= 0
-    return tuple(out)
-
-
-#: CIFAR-100 fine label index -> CIFAR-20 coarse label index (100 entries, 5 per coarse class)
-CIFAR100_FINE_TO_COARSE: tuple[int, ...] = _fine_to_coarse()
-
 
 def _map(fine_to_coarse: Sequence[int] | Tensor, num_fine: int | None = None) -> Tensor:
     m = torch.as_tensor(fine_to_coarse, dtype=torch.long)
@@ -141,13 +87,13 @@ def superlabel_predictions(
 def superlabel_errors(run, modes: Sequence[str] = MODES, *, split: str = "test",
                       fine_to_coarse: Sequence[int] | Tensor = CIFAR100_FINE_TO_COARSE,
                       predict: str = "head", p: float = 1.0) -> dict[str, float]:
-    """Super-label test errors (percent) of a trained :class:`~dcl.train.Run`, one per mode.
+    """Super-label test errors (percent) of a trained :class:`~dcl.engine.Run`, one per mode.
 
     Labels of ``split`` are sub-labels; their super-labels come from ``fine_to_coarse``.
     ``naive`` maps the sub-label prediction ``predict`` (``head``, ``block:N``, ``ensemble``
     with ``p``); ``mean`` and ``super`` use the last intermediate block and its dictionary.
     """
-    from .evaluate import check_prediction, collect_scores, prediction_scores
+    from ..evaluate import check_prediction, collect_scores, prediction_scores
 
     modes = list(modes)
     for mode in modes:
