@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     spec = DATASETS.get(args.data)
-    net = build_model(resolve_config(arch=args.arch, data=args.data), spec.in_shape, spec.num_classes)
+    net = build_model(resolve_config(arch=args.arch, data=args.data), spec)
     x = torch.randn(args.batch_size, *spec.in_shape)
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     if args.channels_last:

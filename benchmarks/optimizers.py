@@ -17,6 +17,7 @@ import time
 import torch
 
 from dcl import resolve_config
+from dcl.data import DATASETS
 from dcl.models import build_model
 
 KINDS = {"single-tensor": dict(foreach=False), "foreach": dict(foreach=True), "fused": dict(fused=True)}
@@ -31,7 +32,7 @@ def main(argv=None) -> int:
     print("| network | params | optimizers | " + " | ".join(KINDS) + " |")
     print("|---|---|---|" + "---|" * len(KINDS))
     for arch in ("fc", "conv", "vgg8b"):
-        net = build_model(resolve_config(arch=arch, data="cifar10"), (3, 32, 32), 10)
+        net = build_model(resolve_config(arch=arch, data="cifar10"), DATASETS.get("cifar10"))
         blocks = [list(b.parameters()) for b in net.blocks] + [list(net.head.parameters())]
         n = sum(p.numel() for p in net.parameters())
         for p in net.parameters():

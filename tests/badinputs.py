@@ -17,6 +17,7 @@ import torch
 import dcl
 
 from dataformats import cifar_batch, idx_bytes, make_targz, py2_pickle, random_images, write_cifar10
+from tiny import MNIST
 
 IDX_NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
              "t10k-labels-idx1-ubyte.gz")
@@ -185,14 +186,14 @@ def bp_method():
     from dcl.methods import build_method
     from dcl.models import build_model
     cfg = dcl.TrainConfig(arch="fc", method="bp", width=32, segments=4, batch_size=4)
-    return build_method(build_model(cfg, (1, 28, 28), 10), cfg)
+    return build_method(build_model(cfg, MNIST), cfg)
 
 
 def dcl_method():
     from dcl.methods import build_method
     from dcl.models import build_model
     cfg = dcl.TrainConfig(arch="fc", method="dcl", width=32, segments=4, batch_size=4)
-    return build_method(build_model(cfg, (1, 28, 28), 10), cfg)
+    return build_method(build_model(cfg, MNIST), cfg)
 
 
 def seq():

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from dcl import PRESETS, TrainConfig
 from dcl.methods import build_method
 from dcl.models import build_model, count_params
+from tiny import spec_of
 
 CIFAR = (3, 32, 32)
 
@@ -33,7 +34,7 @@ def preset_cfg(name: str, **kw) -> TrainConfig:
 ])
 def test_vgg8b_parameter_counts(preset, in_shape, bp, with_dict):
     cfg = preset_cfg(preset)
-    net = build_model(cfg, in_shape, 10)
+    net = build_model(cfg, spec_of(in_shape, 10))
     assert count_params(net) == bp
     method = build_method(net, cfg.replace(method="dcl"))
     assert tuple(method.dictionary.weight.shape) == (10, 512)
@@ -46,7 +47,7 @@ def test_vgg8b_parameter_counts(preset, in_shape, bp, with_dict):
     ((3, 96, 96), [(128, 48, 48), (256, 24, 24), (256, 24, 24), (512, 12, 12), (512, 6, 6), (512, 3, 3), (1024,)]),
 ])
 def test_vgg8b_block_shapes_and_specs(in_shape, shapes):
-    net = build_model(TrainConfig(arch="vgg8b"), in_shape, 10).eval()
+    net = build_model(TrainConfig(arch="vgg8b"), spec_of(in_shape, 10)).eval()
     h = torch.zeros(2, *in_shape)
     with torch.no_grad():
         for block, shape in zip(net.blocks, shapes):
@@ -59,7 +60,7 @@ def test_vgg8b_block_shapes_and_specs(in_shape, shapes):
     assert first.kernel_size == ((7, 7) if in_shape[1] == 96 else (3, 3))
     # the authors' code drops whole channels after the pool (REFERENCE.md); the element form is an option
     assert isinstance(net.blocks[1][-1], torch.nn.Dropout2d) and isinstance(net.blocks[1][-2], torch.nn.MaxPool2d)
-    elem = build_model(TrainConfig(arch="vgg8b", dropout_kind="element"), in_shape, 10)
+    elem = build_model(TrainConfig(arch="vgg8b", dropout_kind="element"), spec_of(in_shape, 10))
     is_element = lambda m: isinstance(m, torch.nn.Dropout) and not isinstance(m, torch.nn.Dropout2d)
     assert is_element(elem.blocks[1][-1])
     assert is_element(net.blocks[-1][-1])  # the FC block drops elements in both forms
@@ -77,7 +78,7 @@ def test_table_v_delta_params(arch, preset, bp):
     expected = {"resnet32": 640, "resnet32-w": 2560, "vit": 5120, "mlp-mixer": 5120, "vgg8b": 5120}[arch]
     cfg = preset_cfg(preset, method="dcl")
     assert cfg.arch == arch
-    net = build_model(cfg, CIFAR, 10)
+    net = build_model(cfg, spec_of(CIFAR, 10))
     assert count_params(net) == bp
     assert count_params(build_method(net, cfg).aux) == expected
     assert count_params(build_method(net, cfg.replace(method="dcl-s")).aux) == 0
@@ -86,13 +87,13 @@ def test_table_v_delta_params(arch, preset, bp):
 
 def test_module_structure():
     cfg = TrainConfig()
-    r = build_model(cfg.replace(arch="resnet32"), CIFAR, 10)
+    r = build_model(cfg.replace(arch="resnet32"), spec_of(CIFAR, 10))
     assert len(r.blocks) == 16 and [s.width for s in r.specs] == [16] + [16] * 5 + [32] * 5 + [64] * 5
-    w = build_model(cfg.replace(arch="resnet32-w"), CIFAR, 10)
+    w = build_model(cfg.replace(arch="resnet32-w"), spec_of(CIFAR, 10))
     assert [s.width for s in w.specs] == [64] + [64] * 5 + [128] * 5 + [256] * 5
-    v = build_model(cfg.replace(arch="vit"), CIFAR, 10)
+    v = build_model(cfg.replace(arch="vit"), spec_of(CIFAR, 10))
     assert len(v.blocks) == 6 and all(s.layout == "cls" and s.width == 512 for s in v.specs)
-    m = build_model(cfg.replace(arch="mlp-mixer"), CIFAR, 10)
+    m = build_model(cfg.replace(arch="mlp-mixer"), spec_of(CIFAR, 10))
     assert len(m.blocks) == 6 and all(s.layout == "tokens" and s.width == 512 for s in m.specs)
     x = torch.randn(2, *CIFAR)
     with torch.no_grad():
@@ -162,7 +163,7 @@ def test_trains_module_wise(arch, method_name):
     # even the ViT's large-logit block losses; batch 4 (8 for the small ResNet-32) keeps it fast
     torch.manual_seed(0)
     cfg = TrainConfig(arch=arch, method=method_name, lr=1e-5, dropout=0.0)
-    net = build_model(cfg, CIFAR, 10)
+    net = build_model(cfg, spec_of(CIFAR, 10))
     method = build_method(net, cfg)
     x, y = fixed_batch(8 if arch == "resnet32" else 4)
     if method_name == "bp":

@@ -11,6 +11,7 @@ from dcl.models import build_model
 from dcl.engine import build_run, fit
 
 from conftest import small_dataset
+from tiny import MNIST
 
 
 def tiny(**kw):
@@ -112,7 +113,7 @@ def test_cafo_learns_on_real_mnist_and_needs_its_own_net(mnist):
         sum(record["block_losses"]) / 3) and record["train_loss"] > 0
     cfg = resolve_config(arch="conv", data="mnist", method="cafo", channels=(4, 8))
     with pytest.raises(DCLError, match="--arch cafo"):
-        build_method(build_model(cfg, (1, 28, 28), 10), cfg)
+        build_method(build_model(cfg, MNIST), cfg)
 
 
 def test_the_fit_at_the_epochs_end_counts_as_training_time(data, monkeypatch):

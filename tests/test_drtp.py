@@ -9,6 +9,7 @@ from dcl.models import build_model
 from dcl.engine import build_run
 
 from conftest import layer_gradient_sources, own_layer, small_dataset
+from tiny import MNIST, spec_of
 
 
 def sgd_cfg(arch="drtp-fc", **kw):
@@ -21,7 +22,7 @@ def sgd_cfg(arch="drtp-fc", **kw):
 def test_hidden_layer_update_is_the_projected_target_by_hand():
     cfg = sgd_cfg()
     torch.manual_seed(0)
-    net = build_model(cfg, (1, 2, 2), 2)
+    net = build_model(cfg, spec_of((1, 2, 2), 2))
     method = build_method(net, cfg)
     b1 = torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]])        # B_1 (Z=2, 3 units)
     method.aux.feedback[0].weight.copy_(b1)
@@ -42,7 +43,7 @@ def test_hidden_layer_update_is_the_projected_target_by_hand():
 def test_no_backward_pass_across_layers(arch, extra):
     cfg = sgd_cfg(arch, width=16, **extra)
     torch.manual_seed(0)
-    net = build_model(cfg, (1, 28, 28), 10)
+    net = build_model(cfg, MNIST)
     method = build_method(net, cfg)
     sources, inputs_need_grad = layer_gradient_sources(method, torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)))
     assert inputs_need_grad == [False] * (len(net.blocks) + 1)     # every layer reads a detached input
@@ -64,13 +65,13 @@ def test_feedback_matrices_are_fixed_buffers_that_never_change(mnist):
     assert all(torch.equal(b, f.weight) for b, f in zip(before, fb))
     assert not torch.equal(w_before, run.net.blocks[0][2].weight)
     # conv: B has the pre-pool shape of the layer (the Tap before MaxPool)
-    conv = build_method(build_model(sgd_cfg("drtp-conv"), (3, 32, 32), 100), sgd_cfg("drtp-conv"))
+    conv = build_method(build_model(sgd_cfg("drtp-conv"), spec_of((3, 32, 32), 100)), sgd_cfg("drtp-conv"))
     assert [tuple(f.weight.shape) for f in conv.aux.feedback] == [(100, 64, 32, 32), (100, 256, 16, 16), (100, 3)]
 
 
 def test_frozen_conv_layers_never_change():
     cfg = sgd_cfg("drtp-conv", width=8, drtp_freeze_conv=True)
-    net = build_model(cfg, (1, 28, 28), 10)
+    net = build_model(cfg, MNIST)
     method = build_method(net, cfg)
     conv = net.blocks[0][0]
     before = conv.weight.detach().clone()

@@ -12,6 +12,7 @@ from dcl.models import build_model
 from dcl.engine import build_run
 
 from conftest import small_dataset
+from tiny import MNIST
 
 
 def tiny_cfg(**kw):
@@ -56,7 +57,7 @@ def record_gradient_sources(method, x, y):
 def test_no_gradient_crosses_a_block_boundary(arch, extra, method_name):
     cfg = tiny_cfg(arch=arch, method=method_name, **extra)
     torch.manual_seed(0)
-    net = build_model(cfg, (1, 28, 28), 10)
+    net = build_model(cfg, MNIST)
     method = build_method(net, cfg)
     x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
     sources = record_gradient_sources(method, x, y)
@@ -74,7 +75,7 @@ def test_no_gradient_crosses_a_block_boundary(arch, extra, method_name):
 
 def test_bp_gradients_reach_every_parameter_from_the_head_loss():
     cfg = tiny_cfg(method="bp")
-    net = build_model(cfg, (1, 28, 28), 10)
+    net = build_model(cfg, MNIST)
     method = build_method(net, cfg)
     sources = record_gradient_sources(method, torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)))
     assert set(sources) == {n for n, _ in net.named_parameters()}
@@ -83,7 +84,7 @@ def test_bp_gradients_reach_every_parameter_from_the_head_loss():
 
 def test_each_block_steps_its_own_optimizer_with_the_dictionary():
     cfg = tiny_cfg()
-    net = build_model(cfg, (1, 28, 28), 10)
+    net = build_model(cfg, MNIST)
     method = build_method(net, cfg)
     d = method.dictionary.weight
     for i, opt in enumerate(method.block_opts):

@@ -10,6 +10,7 @@ from dcl.methods.label_overlay import hard_wrong_labels, overlay, pixel_bounds, 
 from dcl.models import build_model
 
 from conftest import layer_gradient_sources, own_layer, small_dataset
+from tiny import MNIST
 
 
 def tiny(method="ff", arch="fc", **kw):
@@ -22,7 +23,7 @@ def tiny(method="ff", arch="fc", **kw):
 def built(method="ff", arch="fc", **kw):
     cfg = tiny(method, arch, **kw)
     torch.manual_seed(0)
-    return build_method(build_model(cfg, (1, 28, 28), 10), cfg)
+    return build_method(build_model(cfg, MNIST), cfg, data=MNIST)
 
 
 def test_wrong_labels_are_never_the_true_label_and_cover_all_others():
@@ -44,7 +45,7 @@ def test_wrong_labels_are_never_the_true_label_and_cover_all_others():
 
 
 def test_overlay_writes_the_label_in_pixel_units():
-    lo, hi = pixel_bounds("mnist")                   # MNIST is normalised (p - 0.5) / 0.5
+    lo, hi = pixel_bounds(MNIST)                     # MNIST is normalised (p - 0.5) / 0.5
     assert (lo, hi) == (-1.0, 1.0)
     x = torch.zeros(2, 1, 28, 28)
     code = torch.tensor([[0.0] * 9 + [1.0], [0.1] * 10])

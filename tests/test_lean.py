@@ -12,6 +12,7 @@ from dcl.models.fused import LeanSequential, layer_norm_linear
 from dcl.models.lean import (BatchNormAct1d, BatchNormAct2d, LeanDropout, LeanDropout2d, LeanMaxPool2d,
                              pack_bits, unpack_bits)
 from dcl.models.layers import Tap
+from tiny import spec_of
 
 TOL = dict(rtol=1e-5, atol=1e-6)
 
@@ -226,8 +227,8 @@ def test_lean_networks_keep_parameter_names_and_load_plain_checkpoints(arch, sha
 
     cfg = TrainConfig(arch=arch, width=64, segments=4, channels=(8, 16), dropout=0.1)
     torch.manual_seed(0)
-    plain = build_model(cfg.replace(lean_layers=False), shape, 10)
-    lean = build_model(cfg, shape, 10)
+    plain = build_model(cfg.replace(lean_layers=False), spec_of(shape, 10))
+    lean = build_model(cfg, spec_of(shape, 10))
     assert not any(isinstance(m, (BatchNormAct2d, LeanMaxPool2d, LeanSequential)) for m in plain.modules())
     assert any(isinstance(m, (LeanDropout, LeanDropout2d)) for m in lean.modules())
     sd = plain.state_dict()

@@ -22,6 +22,7 @@ from dcl.models.vit import vit
 
 from conftest import small_dataset
 from test_engine import record_gradient_sources
+from tiny import spec_of
 
 LL_METHODS = ["feat", "ll-cont", "ll-contrec", "ll-pred", "ll-sim", "ll-predsim", "ll-bpf"]
 ARCHS = ["fc", "conv", "vgg8b", "resnet32", "resnet32-w", "vit", "mlp-mixer", "make_local"]
@@ -31,13 +32,13 @@ def tiny_net(arch: str, monkeypatch) -> tuple[nn.Module, tuple[int, int, int]]:
     """Each network family at a tiny width / input (same code paths as the paper's sizes)."""
     torch.manual_seed(0)
     if arch == "fc":
-        return build_model(TrainConfig(arch="fc", width=32, segments=4), (1, 12, 12), 10), (1, 12, 12)
+        return build_model(TrainConfig(arch="fc", width=32, segments=4), spec_of((1, 12, 12), 10)), (1, 12, 12)
     if arch == "conv":
-        return build_model(TrainConfig(arch="conv", channels=(4, 8)), (1, 12, 12), 10), (1, 12, 12)
+        return build_model(TrainConfig(arch="conv", channels=(4, 8)), spec_of((1, 12, 12), 10)), (1, 12, 12)
     if arch == "vgg8b":  # VGG8B's structure (6 conv blocks, pools, FC block) with small channels
         monkeypatch.setattr(vgg, "VGG8B_CONVS", ((4, False), (8, True), (8, False), (16, True), (16, True), (16, True)))
         monkeypatch.setattr(vgg, "VGG8B_FC_WIDTH", 32)
-        return build_model(TrainConfig(arch="vgg8b", dropout=0.1), (3, 16, 16), 10), (3, 16, 16)
+        return build_model(TrainConfig(arch="vgg8b", dropout=0.1), spec_of((3, 16, 16), 10)), (3, 16, 16)
     if arch in ("resnet32", "resnet32-w"):  # their widths, one residual block per stage (5 in the paper's)
         widths = (16, 16, 32, 64) if arch == "resnet32" else (64, 64, 128, 256)
         return cifar_resnet((3, 8, 8), 10, widths=widths, blocks_per_stage=1, name=arch), (3, 8, 8)

@@ -9,6 +9,7 @@ from dcl import resolve_config
 from dcl.data import DATASETS
 from dcl.methods import build_method
 from dcl.models import build_model, count_params
+from tiny import spec_of
 
 # our exact counts (docs/baselines.md gives the paper's figures beside them and why they differ)
 VGG8B_DELTA = {
@@ -27,7 +28,7 @@ VGG8B_DELTA = {
 def test_vgg8b_delta_theta_matches_the_table_4_arithmetic(data, column):
     spec = DATASETS.get(data)
     with torch.random.fork_rng(devices=[]):
-        net = build_model(resolve_config(arch="vgg8b", data=data, method="ll-pred"), spec.in_shape, spec.num_classes)
+        net = build_model(resolve_config(arch="vgg8b", data=data, method="ll-pred"), spec)
         for method, counts in VGG8B_DELTA.items():
             cfg = resolve_config(arch="vgg8b", data=data, method=method)
             assert cfg.preset == (f"{method}-vgg8b-{data}" if method != "feat" else f"vgg8b-{data}")
@@ -46,7 +47,7 @@ def test_table_v_l_contrast_heads():
         # heads of Linear(4C, 128) = 296,960 (paper 266K, not reproduced by any head layout)
         for arch, delta in (("vit", 6 * 65_664), ("mlp-mixer", 6 * 65_664), ("resnet32-w", 296_960)):
             cfg = resolve_config(arch=arch, data="cifar10", method="ll-cont")
-            net = build_model(cfg, (3, 32, 32), 10)
+            net = build_model(cfg, spec_of((3, 32, 32), 10))
             assert count_params(build_method(net, cfg).aux) == delta, arch
 
 

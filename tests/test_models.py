@@ -5,6 +5,7 @@ import torch
 from dcl import resolve_config
 from dcl.methods import build_method
 from dcl.models import build_model, count_params
+from tiny import spec_of
 
 
 @pytest.mark.parametrize("preset, in_shape, z, bp, with_dict", [
@@ -15,7 +16,7 @@ from dcl.models import build_model, count_params
 ])
 def test_parameter_counts(preset, in_shape, z, bp, with_dict):
     cfg = resolve_config(preset=preset)
-    net = build_model(cfg, in_shape, z)
+    net = build_model(cfg, spec_of(in_shape, z))
     assert count_params(net) == bp
     method = build_method(net, cfg.replace(method="dcl"))
     assert count_params(net) + count_params(method.aux) == with_dict
@@ -25,7 +26,7 @@ def test_parameter_counts(preset, in_shape, z, bp, with_dict):
 
 def test_fc_cifar100_dictionary_shape():
     cfg = resolve_config(preset="fc-cifar100")
-    net = build_model(cfg, (3, 32, 32), 100)
+    net = build_model(cfg, spec_of((3, 32, 32), 100))
     assert count_params(net) == 19_200_100  # REFERENCE-FL.md: DCL FC-C100
     method = build_method(net, cfg)
     assert tuple(method.dictionary.weight.shape) == (100, 256)
@@ -33,7 +34,7 @@ def test_fc_cifar100_dictionary_shape():
 
 def test_conv_cifar100_three_conv_net_and_forward_shapes():
     cfg = resolve_config(preset="conv-cifar100")
-    net = build_model(cfg, (3, 32, 32), 100)
+    net = build_model(cfg, spec_of((3, 32, 32), 100))
     method = build_method(net, cfg)
     assert tuple(method.dictionary.weight.shape) == (100, 512)
     h = torch.randn(2, 3, 32, 32)

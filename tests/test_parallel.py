@@ -31,6 +31,7 @@ from dcl.parallel.dictionaries import config_for_stages
 from dcl.parallel.stage import check_stageable
 
 import parallel_workers
+from tiny import MNIST
 
 DATA = dict(n_train=203, n_test=128)  # 203: the last batch of 64 holds 11 samples, 5 + 6 on two replicas
 FC = dict(arch="fc", data="mnist", epochs=2, batch_size=64, width=32, segments=4, eval_batch_size=64, lr=5e-3,
@@ -178,7 +179,7 @@ def lagged_two_stage(cfg: dict, dataset) -> dict:
     c = config_for_stages(dcl.resolve_config(**cfg))
     with one_thread():
         torch.manual_seed(c.seed)
-        net = build_model(c, dataset.spec.in_shape, dataset.spec.num_classes)
+        net = build_model(c, dataset.spec)
         m = build_method(net, c)
         loader = BatchLoader(dataset.train, dataset.spec, c.batch_size, train=True, seed=c.seed,
                              limit_batches=c.limit_train_batches)
@@ -257,7 +258,7 @@ def test_stages_need_one_process_per_stage(tmp_path):
 @pytest.mark.parametrize("method", ["bp"])
 def test_methods_without_the_local_loop_refuse_stages(method):
     cfg = dcl.resolve_config(arch="fc", data="mnist", method=method, width=32, segments=4)
-    m = build_method(build_model(cfg, (1, 28, 28), 10), cfg)
+    m = build_method(build_model(cfg, MNIST), cfg)
     with pytest.raises(DCLError, match="local method"):
         check_stageable(m)
 

@@ -15,6 +15,8 @@ from dcl.models import build_model
 from dcl.models.base import BlockSpec
 from dcl.models.pff import PFFHead, PFFLayer, PFFNet, unit_norm
 
+from tiny import MNIST
+
 
 def tiny_net(generator=None) -> PFFNet:
     """in 3 -> 4 -> 4 units (groups of 2), 2 classes; weights set by hand below."""
@@ -93,7 +95,7 @@ def test_each_layer_loss_reaches_only_its_layer():
 @pytest.mark.parametrize("generative, per_step", [(False, 3), (True, 4)])
 def test_k_clipped_updates_per_batch(monkeypatch, generative, per_step):
     c = cfg(pff_steps=5, pff_generative=generative, pff_latent=3)
-    net = build_model(c.replace(width=20, pff_group=10), (1, 28, 28), 10)
+    net = build_model(c.replace(width=20, pff_group=10), MNIST)
     assert (net.generator is not None) == generative
     method = build_method(net, c)
     calls = []
@@ -110,7 +112,7 @@ def test_k_clipped_updates_per_batch(monkeypatch, generative, per_step):
 def test_inference_scores_every_label_by_lowest_energy(monkeypatch):
     c = cfg(pff_eval_steps=4)
     torch.manual_seed(0)
-    net = build_model(c.replace(width=20, pff_group=10), (1, 28, 28), 10)
+    net = build_model(c.replace(width=20, pff_group=10), MNIST)
     method = build_method(net, c)
     x = torch.randn(6, 1, 28, 28)
     with torch.no_grad():
@@ -135,6 +137,6 @@ def test_inference_scores_every_label_by_lowest_energy(monkeypatch):
 def test_pff_needs_its_own_network():
     c = resolve_config(arch="fc", data="mnist", method="pff", width=64, segments=4)
     with pytest.raises(DCLError, match="--arch pff"):
-        build_method(build_model(c, (1, 28, 28), 10), c)
+        build_method(build_model(c, MNIST), c)
     with pytest.raises(DCLError, match="multiple of"):
-        build_model(cfg().replace(width=25, pff_group=10), (1, 28, 28), 10)
+        build_model(cfg().replace(width=25, pff_group=10), MNIST)

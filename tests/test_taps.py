@@ -10,12 +10,13 @@ from dcl.evaluate import BatchPredictions, Scores, collect_scores, errors, predi
 from dcl.methods import build_method
 from dcl.models import build_model
 from dcl.models.layers import Tap
+from tiny import MNIST, spec_of
 
 
 def test_vgg8b_act_tap_is_the_pre_pool_pre_dropout_activation():
     cfg = TrainConfig(arch="vgg8b", dropout=0.5)
     torch.manual_seed(0)
-    net = build_model(cfg, (3, 32, 32), 10).train()
+    net = build_model(cfg, spec_of((3, 32, 32), 10)).train()
     x = torch.randn(4, 3, 32, 32)
     h = net.blocks[0](x).detach()
     torch.manual_seed(1)
@@ -39,7 +40,7 @@ def test_vgg8b_act_tap_is_the_pre_pool_pre_dropout_activation():
 @pytest.mark.parametrize("arch, shape", [("fc", (1, 28, 28)), ("conv", (1, 28, 28)), ("vgg8b", (1, 28, 28))])
 def test_without_a_tap_the_feature_is_the_output(arch, shape):
     cfg = TrainConfig(arch=arch, width=64, segments=4, channels=(8, 16))
-    net = build_model(cfg, shape, 10).eval()
+    net = build_model(cfg, spec_of(shape, 10)).eval()
     x = torch.randn(2, *shape)
     with torch.no_grad():
         out, feat = net.block_forward(0, x)
@@ -51,12 +52,12 @@ def test_without_a_tap_the_feature_is_the_output(arch, shape):
 
 
 def test_fc_head_relu_option_and_conv_channel_dropout():
-    plain = build_model(TrainConfig(arch="fc", width=64, segments=4), (1, 28, 28), 10)
-    relu = build_model(TrainConfig(arch="fc", width=64, segments=4, head_relu=True), (1, 28, 28), 10)
+    plain = build_model(TrainConfig(arch="fc", width=64, segments=4), MNIST)
+    relu = build_model(TrainConfig(arch="fc", width=64, segments=4, head_relu=True), MNIST)
     assert not any(isinstance(m, nn.ReLU) for m in plain.head)
     assert isinstance(relu.head[-1], nn.ReLU)
     assert sum(p.numel() for p in plain.parameters()) == sum(p.numel() for p in relu.parameters())
-    conv = build_model(TrainConfig(arch="conv", channels=(8, 16), dropout=0.3), (1, 28, 28), 10)
+    conv = build_model(TrainConfig(arch="conv", channels=(8, 16), dropout=0.3), MNIST)
     assert all(isinstance(b[-1], nn.Dropout2d) and b[-1].p == 0.3 for b in conv.blocks)
     conv.train()
     with torch.no_grad():
@@ -66,10 +67,10 @@ def test_fc_head_relu_option_and_conv_channel_dropout():
 
 
 def test_activation_option_builds_leaky_relu():
-    net = build_model(TrainConfig(arch="vgg8b", activation="leaky_relu"), (1, 28, 28), 10)
+    net = build_model(TrainConfig(arch="vgg8b", activation="leaky_relu"), MNIST)
     fused = net.blocks[0][1]  # lean layers (default): BN -> LeakyReLU as one layer
     assert (fused.activation, fused.negative_slope) == ("leaky_relu", 0.01)
-    plain = build_model(TrainConfig(arch="vgg8b", activation="leaky_relu", lean_layers=False), (1, 28, 28), 10)
+    plain = build_model(TrainConfig(arch="vgg8b", activation="leaky_relu", lean_layers=False), MNIST)
     assert isinstance(plain.blocks[0][2], nn.LeakyReLU) and plain.blocks[0][2].negative_slope == 0.01
     _, feat = net.block_forward(0, torch.randn(4, 1, 28, 28), "act")
     assert (feat < 0).any()  # the tap sees the leaky activation
@@ -79,7 +80,7 @@ def test_activation_option_builds_leaky_relu():
 
 
 def test_taps_do_not_change_parameter_names():
-    net = build_model(TrainConfig(arch="vgg8b"), (3, 32, 32), 10)
+    net = build_model(TrainConfig(arch="vgg8b"), spec_of((3, 32, 32), 10))
     names = [n for n, _ in net.named_parameters()]
     assert "blocks.0.0.weight" in names and "blocks.6.1.weight" in names and "blocks.6.2.weight" in names
     assert sum(isinstance(m, Tap) for m in net.modules()) == 7
@@ -109,7 +110,7 @@ def test_local_method_reads_its_feature_tap_and_steps_through_optimizer_step():
 
     cfg = TrainConfig(arch="vgg8b", method="dcl-s", batch_size=4)
     torch.manual_seed(0)
-    net = build_model(cfg, (1, 28, 28), 10)
+    net = build_model(cfg, MNIST)
     m = Counting(net, cfg)
     m.train_step(torch.randn(4, 1, 28, 28), torch.randint(0, 10, (4,)))
     assert seen[1] == (4, 256, 28, 28)  # pre-pool activation of block 2 (its output is 14x14)
@@ -120,7 +121,7 @@ def test_local_method_reads_its_feature_tap_and_steps_through_optimizer_step():
 def test_predict_batch_default_and_extra_modes_reach_scores():
     cfg = TrainConfig(arch="fc", method="dcl", width=64, segments=4)
     torch.manual_seed(0)
-    net = build_model(cfg, (1, 28, 28), 10)
+    net = build_model(cfg, MNIST)
     method = build_method(net, cfg)
 
     class Extra(type(method)):

@@ -19,6 +19,7 @@ from dcl.models import ARCHS, build_model, count_params
 from dcl.engine import build_run
 
 from conftest import small_dataset
+from tiny import MNIST, spec_of
 
 
 def cfg_of(**kw):
@@ -32,7 +33,7 @@ def cfg_of(**kw):
 def built(**kw):
     cfg = cfg_of(**kw)
     torch.manual_seed(0)
-    net = build_model(cfg, (1, 28, 28), 10)
+    net = build_model(cfg, MNIST)
     return net, build_method(net, cfg)
 
 
@@ -166,7 +167,7 @@ def test_dcl_ld_delta_params_is_z_times_the_sum_of_block_widths(arch, extra, sha
         pytest.skip(f"{arch} is not registered")
     cfg = cfg_of(arch=arch, method="dcl-ld", **extra) if arch != "vgg8b" else \
         resolve_config(arch="vgg8b", data="mnist", method="dcl-ld")
-    net = build_model(cfg, shape, 10)
+    net = build_model(cfg, spec_of(shape, 10))
     method = build_method(net, cfg)
     widths = [s.width for s in net.specs]
     assert count_params(method.aux) == 10 * sum(widths)

@@ -8,7 +8,8 @@ The public API:
 * :mod:`dcl.models` - networks as blocks + head, :data:`ARCHS`
 * :mod:`dcl.methods` - how blocks learn, :data:`METHODS`
 * :mod:`dcl.data` - ``load_dataset``, :data:`DATASETS`, ``BatchLoader``; your own data:
-  ``train(cfg, train_data=..., test_data=...)`` (:mod:`dcl.data.user`)
+  ``train(cfg, data=(x, y, x_test, y_test))`` or ``train(cfg, train_data=..., test_data=...)``
+  (:mod:`dcl.data.user`)
 * :func:`load` - a trained run as a :class:`~dcl.predictor.Model` with ``.predict(images)``
 * :class:`Callback` - hooks on every step / epoch (:mod:`dcl.engine.callbacks`)
 

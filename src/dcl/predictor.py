@@ -168,12 +168,12 @@ def load(run: str | Path, net: LocalNet | None = None, device: str | None = None
     with torch.random.fork_rng(devices=[]):  # building must not move the caller's RNG
         torch.manual_seed(cfg.seed)
         if net is None:
-            net = build_model(cfg, spec.in_shape, spec.num_classes)
+            net = build_model(cfg, spec)
         elif tuple(net.in_shape) != tuple(spec.in_shape) or net.num_classes != spec.num_classes:
             raise DCLError(f"the network takes inputs {tuple(net.in_shape)} and {net.num_classes} classes, but the "
                            f"run was trained on {tuple(spec.in_shape)} and {spec.num_classes}")
         net = net.to(dev)
-        method = build_method(net, cfg, dev)
+        method = build_method(net, cfg, dev, data=spec)
     try:
         net.load_state_dict(state["net"])
         method.aux.load_state_dict(state["aux"])

@@ -49,15 +49,15 @@ def describe(arch: str | LocalNet, data: str | None = None, method: str | None =
             if cfg is None:
                 cfg = coerce_overrides(TrainConfig(method=method or TrainConfig.method), overrides)
             torch.manual_seed(cfg.seed)
-            name = net.name or "custom"
+            name, spec = net.name or "custom", None
         else:
             if cfg is None:
                 cfg = resolve_config(arch=arch, data=data, preset=preset, method=method, **overrides)
             spec = DATASETS.get(cfg.data)
             torch.manual_seed(cfg.seed)
-            net = build_model(cfg, spec.in_shape, spec.num_classes)
+            net = build_model(cfg, spec)
             data, name = cfg.data, cfg.arch
-        m = build_method(net, cfg)
+        m = build_method(net, cfg, data=spec)
 
     shapes, out_shape = trace_shapes(list(net.blocks), net.head, net.in_shape)
     modules = []

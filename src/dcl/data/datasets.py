@@ -70,6 +70,14 @@ class DatasetSpec:
     def folder(self) -> str:
         return self.folder_name or self.name
 
+    @classmethod
+    def for_inputs(cls, in_shape, num_classes: int, name: str = "custom") -> "DatasetSpec":
+        """The facts of inputs known only by their shape ``(C, H, W)`` and class count: taken as
+        they are (mean 0, std 1 per channel, i.e. pixels on [0, 1] that nothing normalised)."""
+        c = int(tuple(in_shape)[0])
+        return cls(name=name, in_shape=tuple(int(v) for v in in_shape), num_classes=int(num_classes),
+                   mean=(0.0,) * c, std=(1.0,) * c, description="inputs as given")
+
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
 

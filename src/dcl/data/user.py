@@ -1,6 +1,7 @@
 """Your own data: tensors, numpy arrays, a ``torch.utils.data.Dataset`` or a ``DataLoader``.
 
     import dcl
+    summary = dcl.train(cfg, data=(x_train, y_train, x_test, y_test))
     summary = dcl.train(cfg, train_data=(x_train, y_train), test_data=(x_test, y_test))
     summary = dcl.train(cfg, train_data=TensorDataset(x, y), test_data=test_loader, net=net)
 
@@ -115,6 +116,16 @@ def _channel_stats(images: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]
     x = x.transpose(0, 1).reshape(x.shape[1], -1)
     std = x.std(dim=1, unbiased=False).clamp_min(1e-6)
     return tuple(float(v) for v in x.mean(dim=1)), tuple(float(v) for v in std)
+
+
+def four_arrays(data: Any) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """``(x, y, x_test, y_test)`` -> ``((x, y), (x_test, y_test))``: train images ``(N, C, H, W)``
+    or ``(N, H, W)``, train labels ``(N,)``, test images and labels alike."""
+    if not isinstance(data, (tuple, list)) or len(data) != 4:
+        got = f"{len(data)} items" if isinstance(data, (tuple, list)) else type(data).__name__
+        raise DCLError(f"data must be (x, y, x_test, y_test): train images, train labels, test images, "
+                       f"test labels; got {got}")
+    return (data[0], data[1]), (data[2], data[3])
 
 
 def user_dataset(train: Any, test: Any, val: Any = None, *, num_classes: int | None = None,

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from ..config import TrainConfig, check_fields_used, validate_config
 from ..config.files import config_to_toml
 from ..data import DATASETS, Dataset
-from ..data.user import user_dataset
+from ..data.user import four_arrays, user_dataset
 from ..devices import device_notes, peak_memory_mb
 from ..errors import DCLError
 from ..models import LocalNet
@@ -50,16 +50,17 @@ def progress_default() -> bool:
 
 def train(cfg: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None, *, data_dir=None, resume: bool = False,
           overwrite: bool = False, progress: bool | None = None, log: Callable[[str], None] | None = print,
-          dataset: Dataset | None = None, net: LocalNet | None = None, train_data: Any = None,
+          dataset: Dataset | None = None, net: LocalNet | None = None, data: Any = None, train_data: Any = None,
           test_data: Any = None, val_data: Any = None, num_classes: int | None = None,
           callbacks: Iterable[Callback] = ()) -> dict[str, Any]:
     """Train ``cfg`` and return the summary dict (also written to ``out/summary.json``).
 
     ``out``: the run folder (None: nothing is written). A folder that holds a run is refused
     unless ``overwrite=True`` (or ``resume=True``). ``net``: train this network (e.g.
-    ``dcl.models.make_local(model, ...)``) instead of building ``cfg.arch``. ``train_data`` /
-    ``test_data`` / ``val_data``: your own data (tensors, arrays, a Dataset or a DataLoader;
-    :mod:`dcl.data.user`). ``callbacks``: :class:`dcl.engine.callbacks.Callback` objects.
+    ``dcl.models.make_local(model, ...)``) instead of building ``cfg.arch``. ``data``: your own
+    tensors or arrays ``(x, y, x_test, y_test)`` (images ``(N, C, H, W)`` or ``(N, H, W)``, uint8
+    or on [0, 1]; labels ``(N,)``). ``train_data`` / ``test_data`` / ``val_data``: your own data
+    split by split (tensors, arrays, a Dataset or a DataLoader; :mod:`dcl.data.user`). ``callbacks``: :class:`dcl.engine.callbacks.Callback` objects.
 
     ``resume=True`` continues from ``out/checkpoint.pt`` with the checkpoint's config; ``cfg``
     may be None, a dict of the fields to change, or the run's config with only ``epochs`` (and
@@ -74,6 +75,10 @@ def train(cfg: TrainConfig | dict[str, Any] | None = None, out: str | Path | Non
     ``cfg.stages > 1``), each rank trains its part (:mod:`dcl.parallel`): rank 0 holds the
     lock, logs and writes ``out``; every rank returns the summary.
     """
+    if data is not None:
+        if train_data is not None or test_data is not None:
+            raise DCLError("give data=(x, y, x_test, y_test) or train_data=/test_data=, not both")
+        train_data, test_data = four_arrays(data)
     if out is not None:
         out = check_out_path(out)  # one line for '', a file, a folder inside a file
     if resume:

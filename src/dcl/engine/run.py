@@ -95,7 +95,7 @@ def build_run(cfg: TrainConfig, data_dir=None, dataset: Dataset | None = None,
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     if net is None:
-        net = build_model(cfg, dataset.spec.in_shape, dataset.spec.num_classes)
+        net = build_model(cfg, dataset.spec)
     elif tuple(net.in_shape) != tuple(dataset.spec.in_shape) or net.num_classes != dataset.spec.num_classes:
         raise DCLError(f"the network takes inputs {tuple(net.in_shape)} and {net.num_classes} classes, but "
                        f"{cfg.data} has {tuple(dataset.spec.in_shape)} and {dataset.spec.num_classes}")
@@ -107,7 +107,7 @@ def build_run(cfg: TrainConfig, data_dir=None, dataset: Dataset | None = None,
         net = net.to(memory_format=torch.channels_last)
     if cfg.compile:
         compile_network(net)
-    method = build_method(net, cfg, device)
+    method = build_method(net, cfg, device, data=dataset.spec)
     return Run(cfg, dataset, net, method, device, custom_net=custom)
 
 

@@ -11,9 +11,11 @@ for _m in sorted(m.name for m in pkgutil.iter_modules(__path__)):
         importlib.import_module(f"{__name__}.{_m}")
 
 
-def build_method(net, cfg, device="cpu") -> Method:
-    """The method ``cfg.method`` for ``net`` (already on ``device``)."""
-    return METHODS.get(cfg.method)(net, cfg, device)
+def build_method(net, cfg, device="cpu", data=None) -> Method:
+    """The method ``cfg.method`` for ``net`` (already on ``device``), trained on the data that
+    ``data`` (a :class:`~dcl.data.DatasetSpec`) describes; None: the network's input shape and
+    classes, inputs taken as they are (:meth:`Method.__init__`)."""
+    return METHODS.get(cfg.method)(net, cfg, device, data=data)
 
 
 __all__ = ["METHODS", "Method", "LocalMethod", "build_method"]

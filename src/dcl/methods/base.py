@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from ..checks import check_labels, check_tensor
+from ..data.datasets import DatasetSpec
 from ..errors import DCLError
 from ..evaluate import BatchPredictions
 from ..models.base import LocalNet
@@ -101,10 +102,17 @@ class Method:
     #: gradients across replicas; None in one process
     gradient_sync: Callable[[torch.optim.Optimizer], None] | None = None
 
-    def __init__(self, net: LocalNet, cfg, device: torch.device | str = "cpu"):
+    def __init__(self, net: LocalNet, cfg, device: torch.device | str = "cpu", *, data: DatasetSpec | None = None):
+        """``data``: the facts of the data the method trains on (``in_shape``, ``num_classes``,
+        the per-channel ``mean`` / ``std`` the inputs were normalised with); default: the
+        network's input shape and classes with inputs taken as they are (mean 0, std 1)."""
         self.net = net
         self.cfg = cfg
         self.device = torch.device(device)
+        self.data = data if data is not None else DatasetSpec.for_inputs(net.in_shape, net.num_classes)
+        if tuple(self.data.in_shape) != tuple(net.in_shape) or self.data.num_classes != net.num_classes:
+            raise DCLError(f"the network takes inputs {tuple(net.in_shape)} and {net.num_classes} classes, but "
+                           f"{self.data.name} has {tuple(self.data.in_shape)} and {self.data.num_classes}")
         self.aux: nn.Module = nn.Module()
         self.optimizers: list[torch.optim.Optimizer] = []
         self.schedulers: list[Any] = []

@@ -56,7 +56,7 @@ class ForwardForward(LocalMethod):
     def build_aux(self) -> None:
         if self.net.num_classes < 2:
             raise DCLError(f"{self.cfg.method} needs at least 2 classes (negatives carry a wrong label)")
-        self.bounds = pixel_bounds(self.cfg.data)
+        self.bounds = pixel_bounds(self.data)
 
     # --- the pieces ---------------------------------------------------------------------
     def normalize(self, h: Tensor) -> Tensor:

@@ -13,15 +13,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..data.datasets import DatasetSpec
 from ..errors import DCLError
 
 
-def pixel_bounds(data: str) -> tuple[float, float]:
-    """The normalised input values of a black (0) and a white (1) pixel of dataset ``data``'s
-    first channel, as its loader normalises them (``(v - mean) / std``)."""
-    from ..data import DATASETS
-
-    spec = DATASETS.get(data)
+def pixel_bounds(spec: DatasetSpec) -> tuple[float, float]:
+    """The normalised input values of a black (0) and a white (1) pixel of the first channel
+    of the data ``spec`` describes, as its loader normalises them (``(v - mean) / std``)."""
     mean, std = spec.mean[0], spec.std[0]
     return (0.0 - mean) / std, (1.0 - mean) / std
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..data import DATASETS
 from ..losses.reconstruction import ImageDecoder
 from ..losses.supcon import supcon_loss
 from .base import METHODS
@@ -61,13 +60,9 @@ class LLContRec(LLCont):
         self.aux.decoders = nn.ModuleList(
             ImageDecoder(s, image_shape) if self.rec_weight(i) > 0 else nn.Identity()
             for i, s in enumerate(self.shapes))
-        spec = DATASETS.get(self.cfg.data) if self.cfg.data in DATASETS else None
-        channels = image_shape[0]
-        mean = spec.mean if spec is not None and len(spec.mean) == channels else (0.0,) * channels
-        std = spec.std if spec is not None and len(spec.std) == channels else (1.0,) * channels
         # (1, C, 1, 1) per-channel pixel statistics the loader normalised with
-        self.pixel_mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
-        self.pixel_std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        self.pixel_mean = torch.tensor(self.data.mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        self.pixel_std = torch.tensor(self.data.std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         self._image: Tensor | None = None
 
     def contrast_weight(self, i: int) -> float:

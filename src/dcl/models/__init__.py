@@ -6,6 +6,7 @@ automatically (modules are imported in name order).
 import importlib
 import pkgutil
 
+from ..data.datasets import DatasetSpec
 from .base import ARCHS, BlockSpec, LocalNet, count_params
 
 for _m in sorted(m.name for m in pkgutil.iter_modules(__path__)):
@@ -15,9 +16,11 @@ for _m in sorted(m.name for m in pkgutil.iter_modules(__path__)):
 from .split import make_local  # noqa: E402  (any nn.Module made local)
 
 
-def build_model(cfg, in_shape, num_classes) -> LocalNet:
-    """Build the network ``cfg.arch`` for inputs ``in_shape`` (C, H, W) and ``num_classes``."""
-    return ARCHS.get(cfg.arch)(cfg, tuple(in_shape), int(num_classes))
+def build_model(cfg, spec: DatasetSpec) -> LocalNet:
+    """Build the network ``cfg.arch`` for the data ``spec`` describes: inputs ``spec.in_shape``
+    (C, H, W), ``spec.num_classes`` classes, ``spec.mean`` / ``spec.std`` (what the loader
+    normalised with). ``DatasetSpec.for_inputs(in_shape, num_classes)`` for a shape alone."""
+    return ARCHS.get(cfg.arch)(cfg, spec)
 
 
 __all__ = ["ARCHS", "BlockSpec", "LocalNet", "build_model", "count_params", "make_local"]

@@ -13,7 +13,8 @@ the activation before pooling and dropout (where Nøkland & Eidnes take their lo
 :meth:`LocalNet.block_forward` returns a block's output together with the tensor at a tap.
 
 Architecture builders are registered in :data:`ARCHS` with the signature
-``build(cfg, in_shape, num_classes) -> LocalNet``.
+``build(cfg, spec) -> LocalNet``; ``spec`` is the data's :class:`~dcl.data.DatasetSpec`
+(``in_shape`` (C, H, W), ``num_classes``, per-channel ``mean`` / ``std``).
 """
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ..data.datasets import DatasetSpec
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
 
@@ -66,7 +67,8 @@ class CaFoNet(LocalNet):
 
 @ARCHS.register("cafo", description="CaFo's net: frozen random conv blocks (channels, CaFo: 32,128,512) with a "
                                     "bias-free linear predictor each (Zhao et al. 2023)")
-def build_cafo(cfg, in_shape: tuple[int, int, int], num_classes: int) -> CaFoNet:
+def build_cafo(cfg, spec: DatasetSpec) -> CaFoNet:
+    in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     channels = tuple(cfg.channels)
     if not channels or any(c < 1 for c in channels):
         raise DCLError(f"channels must be a non-empty list of positive widths, got {channels}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..data.datasets import DatasetSpec
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
 from .layers import Tap, make_dropout, make_norm_act
@@ -30,7 +31,8 @@ def conv_bn_relu(c_in: int, c_out: int, stride: int, *, dropout: float = 0.0, dr
 
 
 @ARCHS.register("conv", description="2-conv network (64, 256) + GAP + linear head; 3-conv with channels=64,256,512 (Table VI)")
-def build_conv(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
+def build_conv(cfg, spec: DatasetSpec) -> LocalNet:
+    in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     channels = tuple(cfg.channels)
     if not channels or any(c < 1 for c in channels):
         raise DCLError(f"channels must be a non-empty list of positive widths, got {channels}")

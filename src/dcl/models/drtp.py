@@ -28,6 +28,7 @@ import math
 
 from torch import nn
 
+from ..data.datasets import DatasetSpec
 from .base import ARCHS, BlockSpec, LocalNet
 from .layers import Tap, make_activation
 
@@ -48,7 +49,8 @@ def head(width: int, num_classes: int, cfg) -> nn.Sequential:
 
 
 @ARCHS.register("drtp-fc", description="DRTP's FC net: in-1000-1000-Z, tanh, dropout on FC inputs (width = D)")
-def build_drtp_fc(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
+def build_drtp_fc(cfg, spec: DatasetSpec) -> LocalNet:
+    in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     d = cfg.width
     blocks = [fc_block(math.prod(in_shape), d, cfg, flatten=True), fc_block(d, d, cfg)]
     specs = [BlockSpec(d, "flat", 1), BlockSpec(d, "flat", 1)]
@@ -58,7 +60,8 @@ def build_drtp_fc(cfg, in_shape: tuple[int, int, int], num_classes: int) -> Loca
 
 @ARCHS.register("drtp-conv", description="DRTP's conv net: conv 32 5x5 (grey) or 64, 256 3x3 (colour), "
                                          "+ FC 1000 + Z, tanh")
-def build_drtp_conv(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
+def build_drtp_conv(cfg, spec: DatasetSpec) -> LocalNet:
+    in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     c_in, h, w = in_shape
     layers = CONV_LAYERS.get(c_in, CONV_LAYERS[3])
     blocks, specs = [], []

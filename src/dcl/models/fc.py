@@ -21,6 +21,7 @@ import math
 
 from torch import nn
 
+from ..data.datasets import DatasetSpec
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
 from .fused import LeanSequential
@@ -28,7 +29,8 @@ from .layers import Tap, make_activation, make_dropout
 
 
 @ARCHS.register("fc", description="3-layer FC network, width D, flat outputs cut into K segments (Table VI)")
-def build_fc(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
+def build_fc(cfg, spec: DatasetSpec) -> LocalNet:
+    in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     d, k = cfg.width, cfg.segments
     if d % k:
         raise DCLError(f"segments K={k} must divide the FC width {d}")

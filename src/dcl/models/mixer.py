@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ..data.datasets import DatasetSpec
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
 from .layers import lean_dropouts_
@@ -77,6 +78,7 @@ def mlp_mixer(in_shape: tuple[int, int, int], num_classes: int, *, dim: int = MI
 
 @ARCHS.register("mlp-mixer", description="MLP-Mixer: 4x4 patches, 64 tokens x 512 dims on 32 px, 6 mixer "
                                          "modules (token MLP 256, channel MLP 2048), loss over tokens (App. J.2.3)")
-def build_mlp_mixer(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
+def build_mlp_mixer(cfg, spec: DatasetSpec) -> LocalNet:
+    in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     net = mlp_mixer(in_shape, num_classes, dropout=cfg.dropout)
     return lean_dropouts_(net) if cfg.lean_layers else net

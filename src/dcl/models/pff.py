@@ -36,6 +36,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ..data.datasets import DatasetSpec
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
 
@@ -165,10 +166,8 @@ class PFFNet(LocalNet):
 
 @ARCHS.register("pff", description="PFF's circuit: 2 recurrent layers of width D with lateral competition, "
                                    "a softmax head and the generative circuit (Ororbia & Mali 2023)")
-def build_pff(cfg, in_shape: tuple[int, int, int], num_classes: int) -> PFFNet:
-    from ..data import DATASETS
-
-    spec = DATASETS.get(cfg.data)
+def build_pff(cfg, spec: DatasetSpec) -> PFFNet:
+    in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     n, n_in = cfg.width, math.prod(in_shape)
     pixels = nn.Sequential(PixelRange(spec.mean, spec.std), nn.Flatten())
     blocks = [PFFLayer(n_in, n, n, cfg.pff_group, inputs=pixels), PFFLayer(n, n, num_classes, cfg.pff_group)]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ..data.datasets import DatasetSpec
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
 from .layers import lean_dropouts_
@@ -101,14 +102,16 @@ def cifar_resnet(in_shape: tuple[int, int, int], num_classes: int, *,
 
 @ARCHS.register("resnet32", description="CIFAR ResNet-32 (16/32/64 ch): stem + 15 residual blocks = 16 "
                                         "local modules, GAP + linear head (App. J.2.3)")
-def build_resnet32(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
+def build_resnet32(cfg, spec: DatasetSpec) -> LocalNet:
+    in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     net = cifar_resnet(in_shape, num_classes, widths=RESNET32_WIDTHS, dropout=cfg.dropout, name="resnet32")
     return lean_dropouts_(net) if cfg.lean_layers else net
 
 
 @ARCHS.register("resnet32-w", description="ResNet-32-W: ResNet-32 with 4x the channels (64/128/256), "
                                           "16 local modules (App. J.2.3)")
-def build_resnet32_w(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
+def build_resnet32_w(cfg, spec: DatasetSpec) -> LocalNet:
+    in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     widths = tuple(4 * w for w in RESNET32_WIDTHS)
     net = cifar_resnet(in_shape, num_classes, widths=widths, dropout=cfg.dropout, name="resnet32-w")
     return lean_dropouts_(net) if cfg.lean_layers else net

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..data.datasets import DatasetSpec
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
 from .layers import Tap, make_dropout, make_maxpool, make_norm_act
@@ -99,6 +100,7 @@ def vgg8b(in_shape: tuple[int, int, int], num_classes: int, *, dropout: float = 
 
 @ARCHS.register("vgg8b", description="VGG8B: 6 conv blocks + FC 1024 (2 segments of 512) + linear head; "
                                      "28/32/96 px variants (Tables VIII, IX)")
-def build_vgg8b(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
+def build_vgg8b(cfg, spec: DatasetSpec) -> LocalNet:
+    in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     return vgg8b(in_shape, num_classes, dropout=cfg.dropout, dropout_kind=cfg.dropout_kind,
                  activation=cfg.activation, lean=cfg.lean_layers)

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..data.datasets import DatasetSpec
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
 from .layers import lean_dropouts_
@@ -172,6 +173,7 @@ def vit(in_shape: tuple[int, int, int], num_classes: int, *, dim: int = VIT_DIM,
 
 @ARCHS.register("vit", description="ViT: 4x4 patches, 512-d tokens + class token, 6 pre-norm encoder modules "
                                    "(8 heads, mlp x4), loss on the class token (App. J.2.3)")
-def build_vit(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
+def build_vit(cfg, spec: DatasetSpec) -> LocalNet:
+    in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     net = vit(in_shape, num_classes, dropout=cfg.dropout)
     return lean_dropouts_(net) if cfg.lean_layers else net

@@ -149,7 +149,7 @@ def describe_split(arch: str, data: str | None, method: str | None, stages: int,
     spec = DATASETS.get(cfg.data)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        m = build_method(build_model(cfg, spec.in_shape, spec.num_classes), cfg)
+        m = build_method(build_model(cfg, spec), cfg, data=spec)
     from .stage import check_stageable
     check_stageable(m)
     return split_report(m, stages, cfg.batch_size)

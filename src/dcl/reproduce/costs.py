@@ -152,7 +152,7 @@ def forward_flops(cfg: TrainConfig) -> int:
 
     spec = DATASETS.get(cfg.data)
     with torch.device("meta"):
-        net = build_model(cfg, spec.in_shape, spec.num_classes).eval()
+        net = build_model(cfg, spec).eval()
         h = torch.empty(1, *spec.in_shape)
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():

@@ -25,7 +25,7 @@ def check_flat(sweep: Sweep, k: int) -> None:
 
     cfg = sweep.config(Point("check", {"segments": k}), {})
     spec = DATASETS.get(cfg.data)
-    net = build_model(cfg, spec.in_shape, spec.num_classes)
+    net = build_model(cfg, spec)
     if not any(s.layout == "flat" for s in net.specs):
         raise DCLError(f"segments K applies to flat (FC) blocks; {cfg.arch!r} has {net.specs[0].layout!r} blocks "
                        f"(use --arch fc)")
