@@ -11,7 +11,8 @@ import dcl
 from dcl.analysis import (analyze_confusion, analyze_embeddings, confusion_counts, confusion_rates,
                           estimate_mutual_information, label_embeddings, layer_errors, pair_rates, pearson,
                           saliency_maps)
-from dcl.analysis.runs import images, load_run
+from dcl.analysis.runs import images
+from dcl.predictor import load
 from dcl.data.classnames import class_names, superlabel_groups
 from dcl.errors import DCLError
 
@@ -22,7 +23,7 @@ def _train(tmp, ds, **kw):
     cfg = dcl.resolve_config(arch=kw.pop("arch", "conv"), data=ds.spec.name, epochs=1, batch_size=64,
                              limit_train_batches=6, eval_batch_size=256, **kw)
     dcl.train(cfg, tmp, dataset=ds)
-    return load_run(tmp, dataset=ds)
+    return load(tmp, dataset=ds)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def conv_dir(tmp_path_factory, small_fmnist):
 
 @pytest.fixture(scope="module")
 def conv_run(conv_dir, small_fmnist):
-    return load_run(conv_dir, dataset=small_fmnist)
+    return load(conv_dir, dataset=small_fmnist)
 
 
 def test_saliency_value_is_the_dot_product_it_claims(conv_run):

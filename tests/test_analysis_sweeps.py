@@ -89,6 +89,6 @@ def test_losses_sweep_over_method_names_and_ensemble(tmp_path, tiny_fmnist):
     assert [r.method for r in res] == ["dcl", "dcl-s"]
     for r in res:
         assert len(r.blocks) == 2 and all(0 <= e <= 100 for e in r.blocks) and 0 <= r.head <= 100
-    run = dcl.analysis.load_run(res[0].folder, dataset=tiny_fmnist)
+    run = dcl.load(res[0].folder, dataset=tiny_fmnist)
     e = ensemble_errors(run, [0, 2])
     assert e.errors == sweep_p(collect_scores(run.net, run.method, run.eval_loader("test")), [0, 2])

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from dcl import resolve_config, train
-from dcl.engine.restore import eval_error, load_trained
+from dcl.engine.run import eval_error
+from dcl.predictor import load
 
 from conftest import small_dataset
 
@@ -41,5 +42,5 @@ def test_resume_is_exact(method, data, tmp_path):
         assert wa[part].keys() == wb[part].keys()
         assert all(torch.equal(wa[part][k], wb[part][k]) for k in wa[part]), part
     # dcl eval's path: the method's own inference is the default prediction
-    run = load_trained(tmp_path / "cut", dataset=data)
+    run = load(tmp_path / "cut", dataset=data)
     assert eval_error(run, run.method.default_prediction) == pytest.approx(full["test_error"])

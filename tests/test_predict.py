@@ -12,7 +12,8 @@ from dcl.cli import main as cli_main
 from dcl.errors import DCLError
 from dcl.evaluate import (Scores, check_prediction, ensemble, ensemble_weights, prediction_choices,
                           prediction_error, prediction_scores, sweep_p)
-from dcl.engine.restore import ensemble_sweep, eval_error, load_trained, run_scores
+from dcl.engine.run import ensemble_errors_over_p, eval_error, run_scores
+from dcl.predictor import load
 
 from conftest import small_dataset
 
@@ -99,7 +100,7 @@ def trained(tmp_path_factory, small):
 @pytest.fixture
 def small_eval(monkeypatch, small):
     """``dcl eval`` on the 500-sample test subset instead of reloading all of MNIST each call."""
-    monkeypatch.setattr(cli_eval, "load_trained", lambda ck, **kw: load_trained(ck, dataset=small))
+    monkeypatch.setattr(cli_eval, "load", lambda ck, **kw: load(ck, dataset=small))
 
 
 def cli(capsys, *argv):
@@ -112,14 +113,14 @@ def test_eval_cli_reads_the_real_test_set(trained, capsys, real_data_dir):
     ck = str(trained / "dcl" / "checkpoint.pt")
     code, out, err = cli(capsys, "eval", ck, "--data-dir", str(real_data_dir), "--predict", "block:1", "--json")
     assert code == 0, err
-    run = load_trained(ck, data_dir=real_data_dir)
+    run = load(ck, data_dir=real_data_dir)
     assert len(run.dataset.test) == 10000
     assert json.loads(out)["test_error"] == pytest.approx(eval_error(run, "block:1"))
 
 
 def test_eval_cli_prediction_modes(trained, capsys, small, small_eval):
     ck = str(trained / "dcl" / "checkpoint.pt")
-    scores = run_scores(load_trained(ck, dataset=small))
+    scores = run_scores(load(ck, dataset=small))
     assert scores.labels.numel() == 500 and len(scores.blocks) == 2
     code, out, err = cli(capsys, "eval", ck, "--json")
     assert code == 0, err
@@ -148,7 +149,7 @@ def test_eval_cli_sweep_p(trained, capsys, small, small_eval):
     assert [r[0] for r in rows] == [str(p) for p in range(11)]
     code, out, err = cli(capsys, "eval", ck, "--sweep-p", "--json")
     res = json.loads(out)
-    lib = ensemble_sweep(load_trained(ck, dataset=small))
+    lib = ensemble_errors_over_p(load(ck, dataset=small))
     assert [(r["p"], r["test_error"]) for r in res["sweep"]] == [(p, pytest.approx(e)) for p, e in lib]
     assert [float(r[1]) for r in rows] == [pytest.approx(e, abs=0.006) for _, e in lib]
 

@@ -181,7 +181,8 @@ def test_a_cell_reading_another_columns_run_trains_it_first(tmp_path, real_data_
 
 def test_cells_sharing_a_run_read_their_own_metrics(tmp_path, real_data_dir):
     """Three cells of one run (block:1, head, ensemble:2) train it once and read it three ways."""
-    from dcl.engine.restore import eval_error, load_trained
+    from dcl.engine.run import eval_error
+    from dcl.predictor import load
     t = build_table("metrics", {
         "source": "Metrics", "arch": "fc", "data": "mnist", "method": "dcl", "values": ["err"],
         "rows": [{"key": "fc"}],
@@ -195,7 +196,7 @@ def test_cells_sharing_a_run_read_their_own_metrics(tmp_path, real_data_dir):
                    overrides={"limit_train_batches": 2}).cells[0].runs[0].train_dir(tmp_path)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert got["b1"] == summary["layer_test_errors"][0] and got["head"] == summary["test_error"]
-    assert got["ens"] == pytest.approx(eval_error(load_trained(run_dir), "ensemble", p=2.0))
+    assert got["ens"] == pytest.approx(eval_error(load(run_dir), "ensemble", p=2.0))
     assert json.loads((run_dir.parent / "posthoc.json").read_text())["ensemble:2"]["epochs"] == 1
 
 

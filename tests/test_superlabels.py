@@ -12,7 +12,8 @@ from dcl import resolve_config
 from dcl.cli import main as cli_main
 from dcl.data import Dataset, Split
 from dcl.errors import DCLError
-from dcl.engine.restore import load_trained, run_scores
+from dcl.engine.run import run_scores
+from dcl.predictor import load
 from dcl.losses import dict_logits
 from dcl.analysis.superlabels import (MODES, coarse_labels, mean_embeddings, superlabel_errors,
                                       superlabel_predictions)
@@ -118,7 +119,7 @@ def _features(run):
 
 @pytest.mark.parametrize("name", ["dcl", "project", "ld"])
 def test_superlabel_errors_of_a_trained_model(trained100, fake100, name):
-    run = load_trained(trained100 / name, dataset=fake100)
+    run = load(trained100 / name, dataset=fake100)
     res = superlabel_errors(run, MODES)
     scores = run_scores(run)
     m = torch.tensor(CIFAR100_FINE_TO_COARSE)
@@ -149,9 +150,9 @@ def test_superlabel_errors_of_a_trained_model(trained100, fake100, name):
 
 
 def test_eval_cli_superlabels(trained100, fake100, capsys, monkeypatch):
-    monkeypatch.setattr(cli_eval, "load_trained", lambda ck, **kw: load_trained(ck, dataset=fake100))
+    monkeypatch.setattr(cli_eval, "load", lambda ck, **kw: load(ck, dataset=fake100))
     ck = str(trained100 / "dcl")
-    lib = superlabel_errors(load_trained(ck, dataset=fake100))
+    lib = superlabel_errors(load(ck, dataset=fake100))
     assert cli_main(["eval", ck, "--superlabels", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["superlabels"] == pytest.approx(lib)
     assert cli_main(["eval", ck, "--superlabels", "mean", "--json"]) == 0

@@ -1,4 +1,4 @@
-"""A trained model with its preprocessing: load a run, predict classes and probabilities.
+"""A trained run loaded from its checkpoint: predict classes and probabilities, evaluate, analyse.
 
     import dcl
     model = dcl.load("runs/fc-mnist")                  # or RUN/best.pt; dcl.load(RUN, net=net)
@@ -6,13 +6,19 @@
     pred.classes, pred.probs                            # (N,), (N, Z)
     model.predict(images, mode="block:2")               # a block's dictionary (Eq. 3)
     model.predict(images, mode="ensemble", p=4)         # sum_l l^p s_l (App. C.3)
+    eval_error(model, "block:2")                        # dcl.engine.run: on the run's test split
+
+:func:`load` is the one way to load a run. The :class:`Model` it returns is a
+:class:`~dcl.engine.run.Run` (network, method, config, device, history), so everything that
+evaluates or analyses a run takes it; its ``dataset`` is read on first use (from ``data_dir``,
+else ``$DCL_DATA_DIR``; or pass ``dataset=``), and predicting needs no data files.
 
 Images: ``(N, C, H, W)``, ``(N, H, W, C)``, ``(N, H, W)`` (one channel), or one image
 ``(C, H, W)`` / ``(H, W)``; uint8 pixels or floats on [0, 1], as tensors or numpy arrays. They
-are normalised exactly as the run's data were in training. No data files are needed: the
-checkpoint records the input shape, classes and normalisation. ``mode``: ``head``,
-``block:N``, ``ensemble`` or the method's own modes (:attr:`Model.modes`); default: the mode
-the run reported as ``test_error``. ``probs`` is the softmax of that mode's scores.
+are normalised exactly as the run's data were in training: the checkpoint records the input
+shape, classes and normalisation. ``mode``: ``head``, ``block:N``, ``ensemble`` or the
+method's own modes (:attr:`Model.modes`); default: the mode the run reported as
+``test_error``. ``probs`` is the softmax of that mode's scores.
 
 A run of your own network (``dcl.train(cfg, net=...)``) is loaded with the same network
 passed again, freshly built: ``dcl.load(RUN, net=make_my_net())``.
@@ -29,15 +35,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .engine.checkpoint import load_checkpoint
-from .config import TrainConfig
-from .data import DATASETS, DatasetSpec, Normalize
+from .config import TrainConfig, validate_config
+from .data import DATASETS, Dataset, DatasetSpec, Normalize, load_dataset
 from .devices import resolve_device
+from .engine.checkpoint import checkpoint_config, load_checkpoint, load_fitting
+from .engine.run import Run
+from .engine.state import spec_from_state
 from .errors import DCLError
-from .evaluate import Scores, check_prediction, prediction_scores
+from .evaluate import Scores, check_prediction, prediction_choices, prediction_scores
 from .methods import build_method
 from .models import ARCHS, LocalNet, build_model
-from .engine.state import spec_from_state
 
 
 @dataclass
@@ -83,21 +90,37 @@ def load_net_factory(spec: str) -> Callable[[], LocalNet]:
     return fn
 
 
-class Model:
-    """A trained network, its method (for the dictionary and ensemble modes) and its
-    preprocessing. Built by :func:`load`."""
+class Model(Run):
+    """A trained run (:func:`load`): a :class:`~dcl.engine.run.Run` whose ``dataset`` is read on
+    first use, with the run's preprocessing (``spec``: shape, classes, normalisation), the
+    epoch it was saved at, and :meth:`predict`."""
 
     def __init__(self, net: LocalNet, method, cfg: TrainConfig, spec: DatasetSpec, device: torch.device,
-                 epoch: int, history: list[dict[str, Any]]):
-        self.net, self.method, self.cfg, self.spec, self.device = net, method, cfg, spec, device
-        self.epoch, self.history = epoch, history
+                 epoch: int, history: list[dict[str, Any]], *, dataset: Dataset | None = None, data_dir=None,
+                 custom_net: bool = False, where: Any = None):
+        self.spec, self.epoch, self.data_dir, self.where = spec, epoch, data_dir, where
+        super().__init__(cfg, dataset, net, method, device, history=history, custom_net=custom_net)
         self.normalize = Normalize(spec, device)
         net.eval()
 
     @property
+    def dataset(self) -> Dataset:
+        """The run's data: given to :func:`load`, else ``cfg.data`` read on first use."""
+        if self._dataset is None:
+            cfg = self.cfg
+            if cfg.data not in DATASETS:
+                raise DCLError(f"{self.where} was trained on your own data ({cfg.data!r}); evaluate it from "
+                               f"Python: dcl.load(RUN).predict(images), or dcl.load(RUN, dataset=...)")
+            self._dataset = load_dataset(cfg.data, self.data_dir, val_split=cfg.val_split, seed=cfg.seed)
+        return self._dataset
+
+    @dataset.setter
+    def dataset(self, value: Dataset | None) -> None:
+        self._dataset = value
+
+    @property
     def modes(self) -> list[str]:
         """Valid ``mode`` values (``block:N`` spelled out)."""
-        from .evaluate import prediction_choices
         return prediction_choices(self.method.num_layerwise, self.method.extra_predictions)
 
     @property
@@ -150,21 +173,36 @@ class Model:
         return f"Model({c.arch} on {c.data}, {c.method}, epoch {self.epoch}, device {self.device})"
 
 
-def load(run: str | Path, net: LocalNet | None = None, device: str | None = None) -> Model:
-    """The trained model of ``run`` (a run folder, its ``checkpoint.pt`` or ``best.pt``).
+def load(run: str | Path, net: LocalNet | None = None, device: str | None = None, *,
+         dataset: Dataset | None = None, data_dir=None) -> Model:
+    """The trained run in ``run`` (a run folder, its ``checkpoint.pt`` or ``best.pt``), weights loaded.
 
     ``net``: your own network, freshly built as it was for training (needed for runs of
     ``dcl.train(cfg, net=...)``). ``device``: default the training device when present, else
-    the best available (``auto``).
+    the best available (``auto``). ``dataset`` (a :class:`~dcl.data.Dataset`) / ``data_dir``:
+    the data that evaluation and analyses read (default: ``cfg.data`` from ``data_dir``, read on
+    first use); predicting needs neither.
     """
     state = load_checkpoint(run)
+    path = Path(run) / "checkpoint.pt" if Path(run).is_dir() else Path(run)
     check_rebuildable(state, run, net)
-    cfg = TrainConfig.from_dict(state["config"])
-    spec = spec_from_state(state["data_spec"]) if "data_spec" in state else DATASETS.get(cfg.data)
+    cfg = checkpoint_config(state, path)
+    validate_config(cfg)
+    if "data_spec" in state:
+        spec = spec_from_state(state["data_spec"])
+    else:
+        spec = dataset.spec if dataset is not None else DATASETS.get(cfg.data)
+    if dataset is not None and (tuple(dataset.spec.in_shape), dataset.spec.num_classes) != (tuple(spec.in_shape),
+                                                                                           spec.num_classes):
+        raise DCLError(f"{run} was trained on inputs {tuple(spec.in_shape)} with {spec.num_classes} classes; the "
+                       f"dataset given has {tuple(dataset.spec.in_shape)} and {dataset.spec.num_classes}")
     if device is None:
         device = cfg.device if not cfg.device.startswith("cuda") or torch.cuda.is_available() else "auto"
     dev = resolve_device(device)
+    # the saved dictionary replaces any freshly initialised one, so the reference checkpoint a
+    # static dictionary took its norm from (dict_norm_from) is not needed any more
     cfg = cfg.replace(device=str(dev), dict_norm_from=None, compile=False)
+    custom = net is not None
     with torch.random.fork_rng(devices=[]):  # building must not move the caller's RNG
         torch.manual_seed(cfg.seed)
         if net is None:
@@ -173,10 +211,19 @@ def load(run: str | Path, net: LocalNet | None = None, device: str | None = None
             raise DCLError(f"the network takes inputs {tuple(net.in_shape)} and {net.num_classes} classes, but the "
                            f"run was trained on {tuple(spec.in_shape)} and {spec.num_classes}")
         net = net.to(dev)
+        if cfg.channels_last:
+            net = net.to(memory_format=torch.channels_last)
         method = build_method(net, cfg, dev, data=spec)
-    try:
-        net.load_state_dict(state["net"])
-        method.aux.load_state_dict(state["aux"])
-    except RuntimeError as e:
-        raise DCLError(f"{run}: the weights do not fit the network given: {str(e).splitlines()[0]}") from None
-    return Model(net, method, cfg, spec, dev, int(state["epoch"]), list(state.get("history", [])))
+    if custom:
+        try:
+            net.load_state_dict(state["net"])
+            method.aux.load_state_dict(state["aux"])
+        except RuntimeError as e:
+            raise DCLError(f"{run}: the weights do not fit the network given: {str(e).splitlines()[0]}") from None
+    else:
+        config = f"arch {cfg.arch}, method {cfg.method}, data {cfg.data}"
+        load_fitting(net, state["net"], "network", path, config)
+        load_fitting(method.aux, state["aux"], "method", path, config)
+    history = state.get("history", [])
+    return Model(net, method, cfg, spec, dev, int(state["epoch"]), list(history) if isinstance(history, list) else [],
+                 dataset=dataset, data_dir=data_dir, custom_net=custom, where=run)

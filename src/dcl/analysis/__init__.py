@@ -22,11 +22,11 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(("analyze_confusion", "confusion_counts", "confusion_rates", "pair_rates", "pearson"), ".confusion"),
     **dict.fromkeys(("analyze_embeddings", "cosine_similarity", "label_embeddings", "tsne_2d"), ".embeddings"),
     "layer_errors": ".layers", "estimate_mutual_information": ".mutual_info", "probe_errors": ".probe",
-    "load_run": ".runs", "saliency_maps": ".saliency", "describe": ".describe",
+    "saliency_maps": ".saliency", "describe": ".describe",
 })
 
 __all__ = [
     "analyze_confusion", "analyze_embeddings", "confusion_counts", "confusion_rates", "cosine_similarity",
-    "describe", "estimate_mutual_information", "label_embeddings", "layer_errors", "load_run", "pair_rates", "pearson",
+    "describe", "estimate_mutual_information", "label_embeddings", "layer_errors", "pair_rates", "pearson",
     "probe_errors", "saliency_maps", "tsne_2d",
 ]

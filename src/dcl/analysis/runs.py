@@ -1,8 +1,8 @@
 """What every analysis reads from a trained run: test images, block features, the label
 dictionary as each block sees it.
 
-A run is a folder written by ``dcl train --out`` (or its ``checkpoint.pt``); it is rebuilt with
-:func:`dcl.engine.restore.load_trained`.
+A run is a folder written by ``dcl train --out`` (or its ``checkpoint.pt``); it is loaded with
+:func:`dcl.load` (``dcl.load(RUN, data_dir=...)`` or ``dataset=...``).
 """
 from __future__ import annotations
 
@@ -16,13 +16,6 @@ from ..data import Normalize
 from ..data.classnames import class_names
 from ..errors import DCLError
 from ..losses.dictionary import pool_dictionary
-
-
-def load_run(path, *, data_dir=None, device: str | None = None, dataset=None):
-    """The trained :class:`~dcl.engine.Run` in ``path`` (run folder or checkpoint file)."""
-    from ..engine.restore import load_trained
-
-    return load_trained(path, data_dir=data_dir, device=device, dataset=dataset)
 
 
 def run_class_names(run) -> tuple[str, ...]:

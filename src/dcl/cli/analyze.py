@@ -160,13 +160,13 @@ def run(args) -> int:
 
 
 def _run_analysis(args) -> int:
-    from ..analysis import runs as R
     from ..analysis.plotting import run_label
+    from ..predictor import load
 
     progress = progress_default() and not args.no_progress
     paths = [args.run] if args.kind in ("saliency", "embeddings", "confusion") else args.runs
     out = _out(args, paths[0])
-    loaded = [R.load_run(p, data_dir=args.data_dir, device=args.device) for p in paths]
+    loaded = [load(p, device=args.device, data_dir=args.data_dir) for p in paths]
     names = _names(args, len(paths)) or [run_label(p, r.cfg) for p, r in zip(paths, loaded)]
     if args.kind == "saliency":
         from ..analysis import saliency as S
@@ -240,10 +240,10 @@ def _run_sweep(args) -> int:
         res = S.dictionary_sweep(sw)
         files = [S.plot_dictionary_sweep(res, out / "dictionary.png")]
     elif args.kind == "ensemble":
-        from ..analysis.runs import load_run
         from ..analysis.sweeps import ensemble as S
-        pr = S.ensemble_sweep(sw, str(overrides.get("method", "dcl")))
-        r = S.ensemble_errors(load_run(pr.folder, data_dir=args.data_dir, device=args.device, dataset=sw.dataset),
+        from ..predictor import load
+        pr = S.train_ensemble_run(sw, str(overrides.get("method", "dcl")))
+        r = S.ensemble_errors(load(pr.folder, device=args.device, dataset=sw.dataset, data_dir=args.data_dir),
                               _floats(args.values, "p values"), name=pr.point.label)
         _written(S.plot_ensemble([r], out / "ensemble.png"), S.ensemble_csv([r], out / "ensemble.csv"))
         return 0
@@ -264,11 +264,11 @@ def _run_sweep(args) -> int:
 
 def _ensemble_of_runs(args) -> int:
     from ..analysis.plotting import run_label
-    from ..analysis.runs import load_run
     from ..analysis.sweeps import ensemble as S
+    from ..predictor import load
 
     out = _out(args, args.runs[0])
-    loaded = [load_run(p, data_dir=args.data_dir, device=args.device) for p in args.runs]
+    loaded = [load(p, device=args.device, data_dir=args.data_dir) for p in args.runs]
     names = _names(args, len(args.runs)) or [run_label(p, r.cfg) for p, r in zip(args.runs, loaded)]
     res = [S.ensemble_errors(r, _floats(args.values, "p values"), name=n) for r, n in zip(loaded, names)]
     _written(S.plot_ensemble(res, out / "ensemble.png"), S.ensemble_csv(res, out / "ensemble.csv"))

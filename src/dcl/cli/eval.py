@@ -43,19 +43,19 @@ def _superlabel_modes(text: str) -> list[str]:
 
 
 def __getattr__(name: str):
-    """``load_trained`` (dcl.engine.restore) is imported on first use, so that importing this module
+    """``load`` (:func:`dcl.load`) is imported on first use, so that importing this module
     (building the CLI's parser) imports no torch; a test may replace it here."""
-    if name == "load_trained":
-        from ..engine.restore import load_trained
-        return load_trained
+    if name == "load":
+        from ..predictor import load
+        return load
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run(args) -> int:
     from ..evaluate import check_prediction, collect_scores, errors, prediction_error, sweep_p
-    from ..engine.restore import check_run_prediction, num_predicting_blocks
+    from ..engine.run import check_run_prediction
 
-    load_trained = globals().get("load_trained") or __getattr__("load_trained")
+    load = globals().get("load") or __getattr__("load")
     from ..analysis.superlabels import CIFAR100_FINE_TO_COARSE, superlabel_errors
 
     if args.sweep_p and (args.predict or args.superlabels):
@@ -63,8 +63,9 @@ def run(args) -> int:
     modes = _superlabel_modes(args.superlabels) if args.superlabels else None
     from ..predictor import load_net_factory
     net = load_net_factory(args.net)() if args.net else None
-    run_ = load_trained(args.checkpoint, data_dir=args.data_dir, device=args.device, net=net)
-    n_blocks = num_predicting_blocks(run_)
+    run_ = load(args.checkpoint, net=net, device=args.device, data_dir=args.data_dir)
+    run_.dataset  # noqa: B018  (a run on the user's own data says here how to evaluate it)
+    n_blocks = run_.method.num_layerwise
     predict = args.predict or run_.method.default_prediction
     check_run_prediction(run_, predict)
     if args.sweep_p:

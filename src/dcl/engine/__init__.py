@@ -1,14 +1,15 @@
 """The engine around training: a run built from a config, the loop over epochs, the run
 folder it writes, and what protects it.
 
-* :mod:`.run`        - :class:`Run`, :func:`build_run`, :func:`evaluate_run`
+* :mod:`.run`        - :class:`Run`, :func:`build_run`, :func:`evaluate_run`, :func:`eval_error`
 * :mod:`.loop`       - :func:`train` (the public entry), :func:`fit`, one epoch
 * :mod:`.callbacks`  - hooks on every step and epoch; the CSV / TensorBoard loggers
 * :mod:`.state`      - what a checkpoint holds, the summary, restoring a run
-* :mod:`.restore`    - a trained run rebuilt from its checkpoint
 * :mod:`.checkpoint` - atomic writes and safe loading
 * :mod:`.runfolder`, :mod:`.lock` - where a run's files go, what a resume may change, the lock
 * :mod:`.lossguard`  - stop at a loss that is not a number
+
+A trained run is loaded by :func:`dcl.load` (:mod:`dcl.predictor`).
 """
 from ..lazy import lazy_exports
 

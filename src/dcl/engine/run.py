@@ -3,12 +3,16 @@
     run = build_run(cfg)                 # names checked, data loaded, seeded, built
     run.method.train_step(x, y)          # one update
     evaluate_run(run, "test")            # errors of every prediction mode
+    eval_error(run, "block:2")           # one mode: head | block:N | ensemble (p) | the method's own
+    ensemble_errors_over_p(run)          # [(p, ensemble error %)] for p = 0..10 (Fig. III)
+
+A trained run is loaded with :func:`dcl.load` (a Run too).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 from tqdm.auto import tqdm
@@ -18,7 +22,7 @@ from ..data import DATASETS, BatchLoader, Dataset, Split, load_dataset
 from ..data.user import DeviceLoader
 from ..devices import resolve_device
 from ..errors import DCLError
-from ..evaluate import collect_scores, errors
+from ..evaluate import Scores, check_prediction, collect_scores, errors, prediction_error, sweep_p
 from ..methods import METHODS, Method, build_method
 from ..models import ARCHS, LocalNet, build_model, count_params
 from ..optim import compile_network
@@ -121,3 +125,26 @@ def evaluate_run(run: Run, split: str = "test", progress: bool = False) -> dict[
     return errors(scores)
 
 
+
+
+def run_scores(run: Run, split: str = "test") -> Scores:
+    """Head and block scores of every sample of ``split`` (one pass)."""
+    return collect_scores(run.net, run.method, run.eval_loader(split))
+
+
+def check_run_prediction(run: Run, predict: str) -> str:
+    """``predict`` if ``run``'s method offers it (head, block:N, ensemble or its own modes),
+    else a DCLError listing the valid ones."""
+    return check_prediction(predict, run.method.num_layerwise, run.method.extra_predictions)
+
+
+def eval_error(run: Run, predict: str = "head", p: float = 1.0, split: str = "test") -> float:
+    """Top-1 error (percent) of ``predict`` (``head`` | ``block:N`` | ``ensemble``) on ``split``."""
+    check_run_prediction(run, predict)
+    return prediction_error(run_scores(run, split), predict, p)
+
+
+def ensemble_errors_over_p(run: Run, ps: Iterable[float] = range(11), split: str = "test") -> list[tuple[float, float]]:
+    """``[(p, ensemble error %)]`` for each p (Fig. III)."""
+    check_prediction("ensemble", run.method.num_layerwise)
+    return sweep_p(run_scores(run, split), ps)

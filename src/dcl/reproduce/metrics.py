@@ -71,15 +71,16 @@ def _block(record: dict[str, Any], arg: str | None) -> float | None:
 
 
 def _superlabels(run_dir: Path, arg: str | None, data_dir, device) -> float:
-    from ..engine.restore import load_trained
     from ..analysis.superlabels import superlabel_errors
-    run = load_trained(run_dir, data_dir=data_dir, device=device)
+    from ..predictor import load
+    run = load(run_dir, device=device, data_dir=data_dir)
     return float(superlabel_errors(run, [arg or "naive"])[arg or "naive"])
 
 
 def _ensemble(run_dir: Path, arg: str | None, data_dir, device) -> float:
-    from ..engine.restore import eval_error, load_trained
-    run = load_trained(run_dir, data_dir=data_dir, device=device)
+    from ..engine.run import eval_error
+    from ..predictor import load
+    run = load(run_dir, device=device, data_dir=data_dir)
     return float(eval_error(run, "ensemble", p=float(arg or 1)))
 
 

@@ -2,7 +2,7 @@
 
 y_bar = sum_l lambda_l * s_l with lambda_l = l^p (App. C.3): the test error for every p, the
 head's error as the baseline. Works on trained runs (``ensemble_errors``) or trains one point
-first (``ensemble_sweep``).
+first (``train_ensemble_run``).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def ensemble_errors(run, ps: Sequence[float] = DEFAULT_PS, name: str = "") -> En
                           title=f"{run.cfg.arch}, {run.cfg.data}")
 
 
-def ensemble_sweep(sweep: Sweep, method: str = "dcl") -> PointRun:
+def train_ensemble_run(sweep: Sweep, method: str = "dcl") -> PointRun:
     """Train (or reuse) the one run the ensemble sweep evaluates."""
     return sweep.run([Point(method, {"method": method})])[0]
 

@@ -14,9 +14,9 @@ from typing import Sequence
 from ...errors import DCLError
 from ...evaluate import collect_scores, error_percent
 from ...methods import METHODS
+from ...predictor import load
 from ..plotting import COLORS, MARKERS, method_label, pyplot, save_figure, write_csv
 from ..probe import probe_errors
-from ..runs import load_run
 from .base import Point, Sweep
 
 #: the paper's Fig. 1 comparison (feat and ll-cont are issue 10's methods) plus L_dict
@@ -44,7 +44,7 @@ def losses_sweep(sweep: Sweep, methods: Sequence[str] = DEFAULT_METHODS, *, prob
     results = sweep.run([Point(m, {"method": m}) for m in methods])
     out = []
     for r in results:
-        run = load_run(r.folder, data_dir=sweep.data_dir, device=device, dataset=sweep.dataset)
+        run = load(r.folder, device=device, dataset=sweep.dataset, data_dir=sweep.data_dir)
         scores = collect_scores(run.net, run.method, run.eval_loader("test"))
         head = error_percent(scores.head, scores.labels) if scores.head is not None else None
         out.append(MethodLayers(r.point.label, probe_errors(run, train_samples=probe_samples, epochs=probe_epochs,
