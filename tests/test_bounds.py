@@ -17,7 +17,7 @@ import pytest
 
 from dcl.cli import main
 from dcl.data.archive import extract_archive
-from dcl.data.transfer import download_file
+from dcl.data.http_download import download_file
 from dcl.errors import DCLError
 
 SIZE = 100_000

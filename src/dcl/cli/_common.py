@@ -28,7 +28,8 @@ def fmt(v: Any, digits: int = 2) -> str:
     return str(v)
 
 
-def progress_default() -> bool:
+def stderr_is_a_terminal() -> bool:
+    """Progress bars on the command line: only when stderr is a terminal."""
     return sys.stderr.isatty()
 
 

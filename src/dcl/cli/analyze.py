@@ -20,7 +20,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import DCLError
-from ._common import add_data_dir, fmt, progress_default
+from ._common import add_data_dir, fmt, stderr_is_a_terminal
 
 RUN_KINDS = ("saliency", "embeddings", "confusion", "layers", "mutual-info")
 SWEEP_KINDS = ("segments", "similarity", "dictionary", "ensemble", "losses")
@@ -163,7 +163,7 @@ def _run_analysis(args) -> int:
     from ..analysis.plotting import run_label
     from ..predictor import load
 
-    progress = progress_default() and not args.no_progress
+    progress = stderr_is_a_terminal() and not args.no_progress
     paths = [args.run] if args.kind in ("saliency", "embeddings", "confusion") else args.runs
     out = _out(args, paths[0])
     loaded = [load(p, device=args.device, data_dir=args.data_dir) for p in paths]
@@ -214,7 +214,7 @@ def _run_sweep(args) -> int:
     from ..analysis.sweeps.base import Sweep
     from ..config import parse_set_options
 
-    progress = progress_default() and not args.no_progress
+    progress = stderr_is_a_terminal() and not args.no_progress
     if args.kind == "ensemble" and args.runs:
         return _ensemble_of_runs(args)
     if not args.arch or not args.data:

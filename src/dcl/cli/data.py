@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from ._common import add_data_dir, print_json, progress_default, table
+from ._common import add_data_dir, print_json, stderr_is_a_terminal, table
 
 
 def add_parser(sub) -> None:
@@ -41,7 +41,7 @@ def run_fetch(args) -> int:
         print(f"{args.name}: already present in {before}")
         return 0
     folder = fetch_dataset(args.name, args.data_dir, mirror=args.mirror,
-                           progress=progress_default() and not args.no_progress, log=print)
+                           progress=stderr_is_a_terminal() and not args.no_progress, log=print)
     print(f"{args.name}: ready in {folder}")
     return 0
 

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from ..reproduce.demo import DEMO_ARCH, DEMO_DATA, DEMO_METHODS
-from ._common import add_data_dir, fmt, progress_default, table
+from ._common import add_data_dir, fmt, stderr_is_a_terminal, table
 
 
 def add_parser(sub) -> None:
@@ -27,7 +27,7 @@ def run(args) -> int:
     methods = [m for m in args.methods.split(",") if m]
     out = Path(args.out or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     rows = run_demo(args.epochs, methods, args.arch, args.data, args.data_dir, out,
-                    progress=progress_default(), log=print, overwrite=args.overwrite)
+                    progress=stderr_is_a_terminal(), log=print, overwrite=args.overwrite)
     text = (f"{args.arch} on {args.data}, {args.epochs} epochs each (paper preset), test error of the final "
             f"classifier:\n" +
             table([[r["method"], fmt(r["test_error"]), fmt(r["best_test_error"]),

@@ -8,7 +8,7 @@ OUT/TABLE.md and OUT/TABLE.csv beside the paper's numbers (see docs/reproduce.md
 """
 from __future__ import annotations
 
-from ._common import add_data_dir, fmt, print_json, progress_default, table
+from ._common import add_data_dir, fmt, print_json, stderr_is_a_terminal, table
 
 
 def add_parser(sub) -> None:
@@ -61,7 +61,7 @@ def run(args) -> int:
         grid, cells = estimate(args.table, timing=not args.no_timing, log=None if quiet else print, **common)
         return _dry_run(grid, cells, args.json)
     res = reproduce(args.table, memory=not args.no_memory,
-                    progress=progress_default() and not args.no_progress and not quiet,
+                    progress=stderr_is_a_terminal() and not args.no_progress and not quiet,
                     log=(lambda s: None) if quiet else print, **common)
     if quiet:
         print_json({"table": res.table, "markdown": str(res.markdown_path), "csv": str(res.csv_path),

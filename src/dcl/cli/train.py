@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from ..config import merge_options, parse_set_options
-from ._common import add_data_dir, fmt, print_json, progress_default
+from ._common import add_data_dir, fmt, print_json, stderr_is_a_terminal
 
 
 def add_parser(sub) -> None:
@@ -51,7 +51,7 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def explicit_fields(args) -> dict:
+def fields_from_command_line(args) -> dict:
     """The config fields this command line asks for: --config, then the flags and --set (a
     field given both as a flag and by --set is refused: one would silently win)."""
     from ..config.files import read_config_file
@@ -83,7 +83,7 @@ def run(args) -> int:
     from ..errors import DCLError
     from ..engine.runfolder import auto_out  # no torch
 
-    asked = explicit_fields(args)
+    asked = fields_from_command_line(args)
     if args.resume:
         if not args.out:
             raise DCLError("--resume needs --out DIR (the folder holding checkpoint.pt)")
@@ -100,7 +100,7 @@ def run(args) -> int:
     quiet = args.json  # stdout holds only the JSON; the run's lines and notes go to stderr
     log = None if not speaker else (lambda line: print(line, file=sys.stderr)) if quiet else print
     s = train(cfg, out, data_dir=args.data_dir, resume=args.resume, overwrite=args.overwrite,
-              progress=speaker and progress_default() and not args.no_progress, log=log)
+              progress=speaker and stderr_is_a_terminal() and not args.no_progress, log=log)
     if not speaker:
         return 0
     if quiet:

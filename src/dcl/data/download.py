@@ -14,7 +14,7 @@ otherwise it downloads the missing files into ``data_root(data_dir)/<folder>/``:
   request (a server that ignores it sends the whole file, which is then written afresh);
 * then checks the size and MD5; a mismatch deletes the ``.part`` file and raises DCLError
   naming the file; only a verified file is renamed to its final name;
-* bounded in schemes, bytes and time (:mod:`dcl.data.transfer`).
+* bounded in schemes, bytes and time (:mod:`dcl.data.http_download`).
 
 The base URL can be replaced by a mirror laid out like a data folder
 (``MIRROR/<folder>/<file>``): the ``mirror`` argument, else the ``DCL_DATA_MIRROR`` variable.
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..errors import DCLError, choices_error
 from .datasets import DATASETS, data_root, find_dataset_folder
-from .transfer import check_url, download_file, md5_file  # noqa: F401  (download_file, md5_file: public here too)
+from .http_download import check_url, download_file, md5_file  # noqa: F401  (download_file, md5_file: public here too)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from .lock import check_out_path, hold_run_folder
 from .state import EpochStats, checkpoint_state, model_state, restore, summary
 
 
-def progress_default() -> bool:
+def terminal_or_notebook() -> bool:
     """Progress bars when someone watches: a terminal, or a Jupyter kernel."""
     return sys.stderr.isatty() or "ipykernel" in sys.modules
 
@@ -172,7 +172,7 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, partial: EpochStats
     """Train ``run`` from ``start_epoch`` (plus the ``partial`` steps of it already done) to
     ``run.cfg.epochs``; write the run folder ``out`` (if given) as it goes."""
     cfg = run.cfg
-    progress = progress_default() if progress is None else progress
+    progress = terminal_or_notebook() if progress is None else progress
     run.out = out
     run.provenance = provenance()
     cbs = CallbackList(default_callbacks(cfg, out, log) + list(callbacks))
