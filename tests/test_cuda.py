@@ -8,7 +8,8 @@ from torch import nn
 
 from dcl.bench import bench_config, build_bench_run, run_benchmark
 from dcl.models.fused import layer_norm_linear
-from dcl.models.lean import BatchNormAct2d, LeanDropout, LeanDropout2d, LeanMaxPool2d
+from dcl.models.bn_act import BatchNormAct2d
+from dcl.models.lean import LeanDropout, LeanDropout2d, LeanMaxPool2d
 
 pytestmark = pytest.mark.cuda
 CUDA = "cuda"

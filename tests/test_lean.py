@@ -1,4 +1,4 @@
-"""Lean exact layers (models/lean.py, models/fused.py): the same outputs and gradients as the
+"""Lean exact layers (models/lean.py, models/bn_act.py, models/fused.py): the same outputs and gradients as the
 plain torch layers, in train and eval mode, with less kept for backward (counted)."""
 import copy
 
@@ -9,8 +9,8 @@ from torch import nn
 
 from dcl.bench import SavedTensorMeter
 from dcl.models.fused import LeanSequential, layer_norm_linear
-from dcl.models.lean import (BatchNormAct1d, BatchNormAct2d, LeanDropout, LeanDropout2d, LeanMaxPool2d,
-                             pack_bits, unpack_bits)
+from dcl.models.bn_act import BatchNormAct1d, BatchNormAct2d
+from dcl.models.lean import LeanDropout, LeanDropout2d, LeanMaxPool2d, pack_bits, unpack_bits
 from dcl.models.layers import Tap
 from tiny import spec_of
 

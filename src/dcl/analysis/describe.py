@@ -150,7 +150,7 @@ def layer_summary(module: nn.Module) -> str:
     if isinstance(module, nn.Linear):
         return f"Linear({module.in_features}->{module.out_features})"
     if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        act = getattr(module, "activation", None)  # fused BN -> activation (models/lean.py)
+        act = getattr(module, "activation", None)  # fused BN -> activation (models/bn_act.py)
         return "BN" if act is None else f"BN -> {_ACT_NAMES[act]}"
     if isinstance(module, nn.LayerNorm):
         return "LN"

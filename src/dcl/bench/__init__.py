@@ -10,7 +10,8 @@ from .frontier import BASELINES, DEFAULT_MICRO_BATCHES, format_frontier, frontie
 from .memory import MemoryReport, SavedTensorMeter, TrainingMemoryMeter, storage_key, tensors_bytes
 from .plot import plot_frontier
 from .report import format_table
-from .runner import Variant, account_memory, bench_config, build_bench_run, run_benchmark, time_steps
+from .build import bench_config, build_bench_run
+from .runner import Variant, account_memory, run_benchmark, time_steps
 
 __all__ = [
     "BASELINES", "DEFAULT_MICRO_BATCHES", "MemoryReport", "SavedTensorMeter", "TrainingMemoryMeter", "Variant",

@@ -53,7 +53,7 @@ def measure(config: dict[str, Any], steps: int = 2, threads: int | None = None) 
     if threads:
         torch.set_num_threads(threads)
     from ..config import TrainConfig
-    from .runner import build_bench_run
+    from .build import build_bench_run
 
     cfg = TrainConfig.from_dict(config)
     run, x, y = build_bench_run(cfg)

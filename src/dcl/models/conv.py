@@ -25,7 +25,7 @@ from .layers import Tap, make_dropout, make_norm_act
 def conv_bn_relu(c_in: int, c_out: int, stride: int, *, dropout: float = 0.0, dropout_kind: str = "channel",
                  activation: str = "relu", lean: bool = True) -> nn.Sequential:
     """``(B, c_in, H, W) -> (B, c_out, H/stride, W/stride)``: Conv3x3 -> BN -> act -> Tap("act") -> Dropout.
-    ``lean``: BN -> act fused into one layer (:class:`~dcl.models.lean.BatchNormAct2d`), lean dropout."""
+    ``lean``: BN -> act fused into one layer (:class:`~dcl.models.bn_act.BatchNormAct2d`), lean dropout."""
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1), *make_norm_act(c_out, activation, lean),
                          Tap("act"), make_dropout(dropout, dropout_kind, lean))
 

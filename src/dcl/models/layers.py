@@ -12,7 +12,8 @@ from __future__ import annotations
 from torch import nn
 
 from ..config.rules import ACTIVATIONS, DROPOUT_KINDS
-from .lean import BatchNormAct1d, BatchNormAct2d, LeanDropout, LeanDropout2d, LeanMaxPool2d
+from .bn_act import BatchNormAct1d, BatchNormAct2d
+from .lean import LeanDropout, LeanDropout2d, LeanMaxPool2d
 
 __all__ = ["LeanDropout", "LeanDropout2d", "LeanMaxPool2d", "Tap", "lean_dropouts_", "make_activation",
            "make_dropout", "make_maxpool", "make_norm_act"]
