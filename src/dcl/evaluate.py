@@ -176,11 +176,6 @@ def check_prediction(predict: str, n_blocks: int, extra: Iterable[str] = (), hea
     return predict
 
 
-def scores_choices(scores: Scores) -> list[str]:
-    """The prediction modes that ``scores`` can answer."""
-    return prediction_choices(len(scores.blocks), scores.extra, scores.head is not None)
-
-
 def prediction_scores(scores: Scores, predict: str = "head", p: float = 1.0) -> Tensor:
     """The ``(N, Z)`` scores of one prediction mode (module doc); ``p`` is used by ``ensemble``."""
     check_prediction(predict, len(scores.blocks), scores.extra, scores.head is not None)

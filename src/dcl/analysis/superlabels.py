@@ -112,7 +112,7 @@ def superlabel_errors(run, modes: Sequence[str] = MODES, *, split: str = "test",
             means = mean_embeddings(method.dictionary_of(last).weight.detach(), m.to(run.device))
             probes["mean"] = (last, lambda h: method.embedding_logits(last, h, means))
     scores = collect_scores(net, method, run.eval_loader(split), probes)
-    coarse = m[scores.labels]
+    coarse = coarse_labels(scores.labels, m)
     out = {}
     for mode in modes:
         if mode == "naive":

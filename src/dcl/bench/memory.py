@@ -22,7 +22,7 @@ process RSS (see :mod:`dcl.bench.isolated`) measure those.
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterable
 
 import torch
@@ -166,9 +166,6 @@ class MemoryReport:
     saved_at_peak: int
     grads_at_peak: int
     saved_tensors: int
-
-    def mb(self) -> dict[str, float]:
-        return {k: v / MB for k, v in asdict(self).items() if k != "saved_tensors"}
 
 
 class TrainingMemoryMeter:

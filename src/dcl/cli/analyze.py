@@ -23,7 +23,6 @@ from ..errors import DCLError
 from ._common import add_data_dir, fmt, stderr_is_a_terminal
 
 RUN_KINDS = ("saliency", "embeddings", "confusion", "layers", "mutual-info")
-SWEEP_KINDS = ("segments", "similarity", "dictionary", "ensemble", "losses")
 
 
 def _ints(text: str, what: str) -> list[int]:
@@ -154,7 +153,7 @@ def run(args) -> int:
     from ..analysis.plotting import pyplot
 
     pyplot()  # a missing extra fails here, before any work
-    if args.kind in RUN_KINDS:
+    if args.kind in RUN_KINDS:  # else a sweep: segments, similarity, dictionary, ensemble, losses
         return _run_analysis(args)
     return _run_sweep(args)
 

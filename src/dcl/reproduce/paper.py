@@ -100,10 +100,6 @@ class PaperTable:
         return settings, overrides
 
     @property
-    def has_errors(self) -> bool:
-        return self.kind == "train"
-
-    @property
     def has_memory(self) -> bool:
         return "memory" in self.values
 
