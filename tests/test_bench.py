@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dcl.bench import SavedTensorMeter, TrainingMemoryMeter, bench_config, build_bench_run, run_benchmark
+from dcl.bench import SavedTensorMeter, TrainingMemoryMeter, build_bench_run, run_benchmark
 from dcl.cli import main
+from tiny import tiny_config
 
 F32 = 4
 
@@ -89,9 +90,8 @@ def test_gradients_are_unchanged_by_the_meter():
 
 # --- whole training steps ------------------------------------------------------------------
 def tiny(method, arch="fc", **kw):
-    over = dict(width=32, segments=4) if arch == "fc" else dict(channels=(4, 8))
-    over.update(kw)
-    return build_bench_run(bench_config(arch, "mnist", method, 8, **over))
+    """The benchmarked run of a tiny network, batch 8 (the recipe's epochs, as dcl bench)."""
+    return build_bench_run(tiny_config(method, arch, **{"batch_size": 8, "device": "cpu", "epochs": None, **kw}))
 
 
 def test_training_meter_parts_for_backprop():
@@ -223,7 +223,7 @@ def test_fresh_process_reports_its_own_peak_not_its_parents():
     from dcl.bench.isolated import current_rss_mb, measure_in_subprocess
     ballast = torch.ones(256 * 2 ** 20 // 4)  # 256 MiB the child does not have
     parent = current_rss_mb()
-    cfg = bench_config("fc", "mnist", "bp", 8, width=32, segments=4)
+    cfg = tiny_config("bp", batch_size=8, device="cpu", epochs=None)
     got = measure_in_subprocess(cfg.to_dict(), steps=1, threads=1)
     assert "error" not in got, got
     assert 0 < got["rss_base_mb"] <= got["rss_peak_mb"] < parent - 128

@@ -11,13 +11,11 @@ from dcl.models import build_model
 from dcl.engine import build_run, fit
 
 from conftest import small_dataset
-from tiny import MNIST
+from tiny import MNIST, tiny_config
 
 
 def tiny(**kw):
-    base = dict(epochs=1, channels=(2, 4, 8), eval_batch_size=200, cafo_steps=3)
-    base.update(kw)
-    return resolve_config(arch="cafo", data="mnist", method="cafo", **base)
+    return tiny_config("cafo", "cafo", **{"eval_batch_size": 200, "cafo_steps": 3, **kw})
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,13 @@ from dcl.models import build_model
 from dcl.engine import build_run
 
 from conftest import layer_gradient_sources, own_layer, small_dataset
-from tiny import MNIST, spec_of
+from tiny import MNIST, spec_of, tiny_config
 
 
 def sgd_cfg(arch="drtp-fc", **kw):
-    base = dict(method="drtp", epochs=1, width=3, optimizer="sgd", lr=0.1, momentum=0.0, nesterov=False,
-                weight_decay=0.0, dropout=0.0, schedule="constant")
-    base.update(kw)
-    return resolve_config(arch=arch, data="mnist", **base)
+    """DRTP on a 3-unit network with plain SGD (the by-hand updates below)."""
+    return tiny_config("drtp", arch, **{"width": 3, "optimizer": "sgd", "lr": 0.1, "momentum": 0.0, "nesterov": False,
+                                        "weight_decay": 0.0, "dropout": 0.0, "schedule": "constant", **kw})
 
 
 def test_hidden_layer_update_is_the_projected_target_by_hand():

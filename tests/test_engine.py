@@ -5,22 +5,18 @@ import pytest
 import torch
 
 import dcl.engine.checkpoint as ckpt
-from dcl import resolve_config, train
+from dcl import train
 from dcl.errors import DCLError
 from dcl.methods import build_method
 from dcl.models import build_model
 from dcl.engine import build_run
 
 from conftest import small_dataset
-from tiny import MNIST
+from tiny import MNIST, tiny_config
 
 
 def tiny_cfg(**kw):
-    base = dict(arch="fc", data="mnist", method="dcl", epochs=1, batch_size=64, width=64, segments=4,
-                eval_batch_size=256)
-    base.update(kw)
-    return resolve_config(**{k: v for k, v in base.items() if k not in ("arch", "data")},
-                          arch=base["arch"], data=base["data"])
+    return tiny_config(**{"batch_size": 64, "width": 64, "segments": 4, "eval_batch_size": 256, **kw})
 
 
 def record_gradient_sources(method, x, y):

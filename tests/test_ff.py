@@ -3,21 +3,18 @@ crosses a layer, goodness inference enumerates every label, learning on real MNI
 import pytest
 import torch
 
-from dcl import resolve_config, train
+from dcl import train
 from dcl.losses import ff_loss, goodness, symba_loss
 from dcl.methods import build_method
 from dcl.methods.label_overlay import hard_wrong_labels, overlay, pixel_bounds, rms_normalize, wrong_labels
 from dcl.models import build_model
 
 from conftest import layer_gradient_sources, own_layer, small_dataset
-from tiny import MNIST
+from tiny import MNIST, tiny_config
 
 
 def tiny(method="ff", arch="fc", **kw):
-    shape = dict(width=32, segments=4) if arch == "fc" else dict(channels=(4, 8))  # the net's own fields
-    base = dict(method=method, epochs=1, batch_size=16, **shape)
-    base.update(kw)
-    return resolve_config(arch=arch, data="mnist", **base)
+    return tiny_config(method, arch, **{"batch_size": 16, **kw})
 
 
 def built(method="ff", arch="fc", **kw):

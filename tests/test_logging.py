@@ -8,16 +8,14 @@ import pytest
 import torch
 
 import dcl
-from dcl import resolve_config
 from dcl.cli import main
 
 from conftest import small_dataset
+from tiny import tiny_config
 
 
 def tiny_cfg(**kw):
-    base = dict(method="dcl", epochs=2, batch_size=64, width=32, segments=4, eval_batch_size=256, log_every=2)
-    base.update(kw)
-    return resolve_config(arch="fc", data="mnist", **base)
+    return tiny_config(**{"epochs": 2, "batch_size": 64, "eval_batch_size": 256, "log_every": 2, **kw})
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,17 @@ methods (gradients compared before every optimizer step), and hold less memory (
 import pytest
 import torch
 
-from dcl.bench import TrainingMemoryMeter, bench_config, build_bench_run
+from dcl.bench import TrainingMemoryMeter, build_bench_run
 from dcl.errors import DCLError
+
+from tiny import tiny_config
 
 
 def build(method, arch="fc", batch=12, data="mnist", **kw):
-    over = dict(width=48, segments=4) if arch == "fc" else dict(channels=(4, 8))
-    over.update(kw)
-    return build_bench_run(bench_config(arch, data, method, batch, **over))
+    """The benchmarked run of a tiny network (FC width 48), batch ``batch``."""
+    over = {"width": 48} if arch == "fc" else {}
+    return build_bench_run(tiny_config(method, arch, data, **{"batch_size": batch, "device": "cpu", "epochs": None,
+                                                               **over, **kw}))
 
 
 def step_gradients(run, x, y, seed=0):

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import dcl.methods.pff as pff_mod
-from dcl import TrainConfig, resolve_config
+from dcl import resolve_config
 from dcl.errors import DCLError
 from dcl.losses import pff_energy_loss
 from dcl.methods import build_method
@@ -15,7 +15,7 @@ from dcl.models import build_model
 from dcl.models.base import BlockSpec
 from dcl.models.pff import PFFHead, PFFLayer, PFFNet, unit_norm
 
-from tiny import MNIST
+from tiny import MNIST, tiny_config
 
 
 def tiny_net(generator=None) -> PFFNet:
@@ -38,7 +38,8 @@ def tiny_net(generator=None) -> PFFNet:
 
 
 def cfg(**kw):
-    return TrainConfig(arch="pff", method="pff", data="mnist", width=4, pff_group=2, optimizer="adamw",
+    """PFF's circuit at 4 units in groups of 2, TrainConfig's defaults otherwise (the by-hand tests)."""
+    return tiny_config("pff", "pff", preset=False, epochs=None, width=4, pff_group=2, optimizer="adamw",
                        weight_decay=0.0, lr=1e-3, schedule="constant", **kw)
 
 

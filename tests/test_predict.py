@@ -7,7 +7,6 @@ import torch
 
 import dcl
 import dcl.cli.eval as cli_eval
-from dcl import resolve_config
 from dcl.cli import main as cli_main
 from dcl.errors import DCLError
 from dcl.evaluate import (Scores, check_prediction, ensemble, ensemble_weights, prediction_choices,
@@ -16,6 +15,7 @@ from dcl.engine.run import ensemble_errors_over_p, eval_error, run_scores
 from dcl.predictor import load
 
 from conftest import small_dataset
+from tiny import tiny_config
 
 S1 = torch.tensor([[3.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 S2 = torch.tensor([[0.0, 2.0, 0.0], [0.0, 0.0, 1.0]])
@@ -80,8 +80,7 @@ def test_bad_prediction_modes_list_the_valid_choices(bad):
 
 # --- on a tiny trained checkpoint --------------------------------------------------------------
 def tiny(method="dcl", **kw):
-    return resolve_config(arch="fc", data="mnist", method=method, epochs=1, batch_size=64, width=64, segments=4,
-                          eval_batch_size=1000, **kw)
+    return tiny_config(method, **{"batch_size": 64, "width": 64, "eval_batch_size": 1000, **kw})
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import torch
 from dcl.cli import main
 
 from smallmnist import N_TRAIN, small_mnist_dir  # noqa: F401  (fixture)
+from tiny import tiny_set_options
 
 
 def cli(capsys, *argv):
@@ -25,7 +26,7 @@ def cli(capsys, *argv):
 def tiny(data_dir, *extra, epochs=1, batches=3):
     """A quick FC run on (a small copy of) real MNIST: width 32, a few batches of 128 per epoch."""
     return ["train", "--arch", "fc", "--data", "mnist", "--epochs", str(epochs), "--limit-train-batches",
-            str(batches), "--batch-size", "128", "--set", "width=32", "--set", "segments=4", "--data-dir",
+            str(batches), "--batch-size", "128", *tiny_set_options("fc"), "--data-dir",
             str(data_dir), "--no-progress", "--set", "tensorboard=false", *extra]
 
 

@@ -8,7 +8,6 @@ import torch
 
 import dcl
 import dcl.cli.eval as cli_eval
-from dcl import resolve_config
 from dcl.cli import main as cli_main
 from dcl.data import Dataset, Split
 from dcl.errors import DCLError
@@ -18,6 +17,7 @@ from dcl.losses import dict_logits
 from dcl.analysis.superlabels import (MODES, coarse_labels, mean_embeddings, superlabel_errors,
                                       superlabel_predictions)
 from dcl.data.classnames import CIFAR100_COARSE_LABELS, CIFAR100_FINE_LABELS, CIFAR100_FINE_TO_COARSE
+from tiny import tiny_config
 
 # the widely used CIFAR-100 coarse label of each fine label, written out independently
 STANDARD = [4, 1, 14, 8, 0, 6, 7, 7, 18, 3, 3, 14, 9, 18, 7, 11, 3, 9, 7, 11,
@@ -93,8 +93,7 @@ def fake100(mnist):
 
 
 def cfg100(**kw):
-    return resolve_config(arch="fc", data="mnist", epochs=1, batch_size=128, width=64, segments=4,
-                          eval_batch_size=100, **kw)
+    return tiny_config(**{"batch_size": 128, "width": 64, "eval_batch_size": 100, **kw})
 
 
 @pytest.fixture(scope="module")

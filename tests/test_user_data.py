@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import dcl
 from dcl.cli import main
+from tiny import tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +21,8 @@ def arrays(mnist):
 
 
 def cfg(**kw):
-    base = dict(method="dcl", epochs=2, batch_size=64, lr=5e-3, width=64, segments=4, tensorboard=False)
-    return dcl.TrainConfig(**{**base, **kw})
+    return tiny_config(preset=False, **{"epochs": 2, "batch_size": 64, "lr": 5e-3, "width": 64, "tensorboard": False,
+                                        **kw})
 
 
 def test_train_on_a_tensor_dataset_and_load_it_without_data_files(arrays, tmp_path, capsys):

@@ -19,15 +19,11 @@ from dcl.models import ARCHS, build_model, count_params
 from dcl.engine import build_run
 
 from conftest import small_dataset
-from tiny import MNIST, spec_of
+from tiny import MNIST, spec_of, tiny_config
 
 
 def cfg_of(**kw):
-    base = dict(arch="fc", data="mnist", method="dcl", epochs=1, batch_size=64, width=64, segments=4,
-                eval_batch_size=256)
-    base.update(kw)
-    arch, data = base.pop("arch"), base.pop("data")
-    return resolve_config(arch=arch, data=data, **base)
+    return tiny_config(**{"batch_size": 64, "width": 64, "segments": 4, "eval_batch_size": 256, **kw})
 
 
 def built(**kw):

@@ -23,16 +23,26 @@ TINY_NETS: dict[str, dict] = {
 
 def tiny_config(method: str = "dcl", arch: str = "fc", data: str = "mnist", *, preset: bool = True,
                 **overrides) -> TrainConfig:
-    """One epoch of ``method`` on a tiny ``arch`` (:data:`TINY_NETS`; ``overrides`` win).
+    """One epoch of ``method`` on a tiny ``arch`` (:data:`TINY_NETS`; ``overrides`` win, and an
+    override of None drops the field: ``epochs=None`` keeps the recipe's epochs).
 
     ``preset=True``: the paper's recipe for (method, arch, data) below the overrides
     (:func:`dcl.resolve_config`); False: :class:`TrainConfig`'s defaults below them.
     """
     fields = dict(method=method, epochs=1, **TINY_NETS.get(arch, {}))
     fields.update(overrides)
+    fields = {k: v for k, v in fields.items() if v is not None}
     if preset:
         return resolve_config(arch=arch, data=data, **fields)
     return TrainConfig(arch=arch, data=data, **fields)
+
+
+def tiny_set_options(arch: str = "fc") -> list[str]:
+    """The tiny network of ``arch`` as ``dcl train`` options: ``["--set", "width=32", ...]``."""
+    out = []
+    for k, v in TINY_NETS.get(arch, {}).items():
+        out += ["--set", f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"]
+    return out
 
 
 def spec_of(in_shape, num_classes: int) -> DatasetSpec:
