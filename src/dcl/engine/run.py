@@ -56,8 +56,7 @@ class Run:
             loader = DeviceLoader(split, self.dataset.spec, self.device, c.limit_train_batches if train else None,
                                   c.channels_last)
         else:
-            limited = dict(class_limited_epochs=c.class_limited_epochs,
-                           class_limited_seeds=c.class_limited_seeds) if train else {}
+            limited = self.method.train_loader_options() if train else {}  # e.g. N&E's class-limited batches
             loader = BatchLoader(split, self.dataset.spec, batch_size, train=train, device=self.device,
                                  augment=c.augment, seed=c.seed, limit_batches=c.limit_train_batches if train else None,
                                  channels_last=c.channels_last, **limited)

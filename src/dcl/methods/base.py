@@ -57,6 +57,8 @@ class Method:
     #: does the method train in :meth:`epoch_end`, after ``train_step`` collected the batches
     #: (CaFo's fit)? Then a step's time does not predict an epoch's (``dcl reproduce --dry-run``)
     trains_at_epoch_end = False
+    #: the method's own hyperparameters (:class:`dcl.config.Option`), read as ``self.cfg.NAME``
+    options: tuple = ()
     #: check every ``train_step``'s batch (shape, dtype, label range) before it runs; the engine
     #: turns it off for its own batches, which come from checked splits
     check_inputs: bool = True
@@ -122,6 +124,11 @@ class Method:
         """One update on a batch ``x (B, C, H, W)``, ``y (B,)``. Returns detached loss tensors:
         ``"loss"`` (the head's cross-entropy) and, for local methods, ``"block_losses" (L-1,)``."""
         raise NotImplementedError
+
+    def train_loader_options(self) -> dict[str, Any]:
+        """Keyword arguments for the training :class:`~dcl.data.BatchLoader` that this method's
+        recipe needs (e.g. N&E's class-limited batches); none by default."""
+        return {}
 
     def block_logits(self, i: int, h: Tensor) -> Tensor | None:
         """Layer-wise prediction scores ``(B, Z)`` of block ``i`` from its feature (the tensor

@@ -23,10 +23,13 @@ import torch
 from torch import Tensor, nn
 
 from ..data import DATASETS
+from ..config.options import Option
+from ..config.rules import real
 from ..losses.reconstruction import ImageDecoder
 from ..losses.supcon import supcon_loss
 from .base import METHODS
-from .ll_aux import aux_input, aux_input_width
+from .feat import SUPCON_OPTIONS
+from .ll_aux import AUX_DIM, PROJ_DIM, aux_input, aux_input_width
 from .local import LocalMethod
 
 
@@ -34,6 +37,7 @@ class LLCont(LocalMethod):
     """LL-cont: SupCon on a Linear(A', 128) projection of every block's pooled activation."""
 
     feature_tap = "act"
+    options = (AUX_DIM, PROJ_DIM) + SUPCON_OPTIONS
 
     def build_aux(self) -> None:
         self.shapes = self.net.tap_shapes(self.feature_tap)
@@ -54,6 +58,9 @@ class LLCont(LocalMethod):
 
 class LLContRec(LLCont):
     """LL-contrec: L_contrast and InfoPro's image reconstruction, weighted by depth (App. J.2.4)."""
+
+    options = LLCont.options + (Option("contrec_alpha", float, 1.0, real(0, None, lo_open=True),
+                                       "alpha*beta_l L_contrast + alpha*(1-beta_l) L_rec, beta_l = l/(L-1)"),)
 
     def build_aux(self) -> None:
         super().build_aux()

@@ -21,6 +21,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ..errors import DCLError
+from .layers import CHANNELS
 from .base import ARCHS, BlockSpec, LocalNet
 
 
@@ -65,7 +66,8 @@ class CaFoNet(LocalNet):
 
 
 @ARCHS.register("cafo", description="CaFo's net: frozen random conv blocks (channels, CaFo: 32,128,512) with a "
-                                    "bias-free linear predictor each (Zhao et al. 2023)")
+                                    "bias-free linear predictor each (Zhao et al. 2023)",
+                options=(CHANNELS,))
 def build_cafo(cfg, in_shape: tuple[int, int, int], num_classes: int) -> CaFoNet:
     channels = tuple(cfg.channels)
     if not channels or any(c < 1 for c in channels):

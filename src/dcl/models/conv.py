@@ -18,7 +18,7 @@ from torch import nn
 
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
-from .layers import Tap, make_dropout, make_norm_act
+from .layers import ACTIVATION, CHANNELS, DROPOUT_KIND, Tap, make_dropout, make_norm_act
 
 
 def conv_bn_relu(c_in: int, c_out: int, stride: int, *, dropout: float = 0.0, dropout_kind: str = "channel",
@@ -29,7 +29,8 @@ def conv_bn_relu(c_in: int, c_out: int, stride: int, *, dropout: float = 0.0, dr
                          Tap("act"), make_dropout(dropout, dropout_kind, lean))
 
 
-@ARCHS.register("conv", description="2-conv network (64, 256) + GAP + linear head; 3-conv with channels=64,256,512 (Table VI)")
+@ARCHS.register("conv", description="2-conv network (64, 256) + GAP + linear head; 3-conv with channels=64,256,512 (Table VI)",
+                options=(CHANNELS, ACTIVATION, DROPOUT_KIND))
 def build_conv(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
     channels = tuple(cfg.channels)
     if not channels or any(c < 1 for c in channels):

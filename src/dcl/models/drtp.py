@@ -29,10 +29,16 @@ import math
 from torch import nn
 
 from .base import ARCHS, BlockSpec, LocalNet
-from .layers import Tap, make_activation
+from ..config.options import Option
+from ..config.rules import ACTIVATIONS, choice, flag
+from .layers import WIDTH, Tap, make_activation
 
 #: (out channels, kernel, padding) of each conv layer, by input channels (repo: CONV_32_5_1_2,
 #: CONV_64_3_1_1_CONV_256_3_1_1)
+DRTP_ACTIVATION = Option("drtp_activation", str, "tanh", choice(*ACTIVATIONS),
+                         "drtp-fc / drtp-conv hidden activation: tanh | relu | leaky_relu")
+DRTP_FREEZE_CONV = Option("drtp_freeze_conv", bool, False, flag,
+                          "drtp-conv: conv layers stay at their random init (frozen random)")
 CONV_LAYERS = {1: ((32, 5, 2),), 3: ((64, 3, 1), (256, 3, 1))}
 
 
@@ -47,7 +53,8 @@ def head(width: int, num_classes: int, cfg) -> nn.Sequential:
     return nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(width, num_classes))
 
 
-@ARCHS.register("drtp-fc", description="DRTP's FC net: in-1000-1000-Z, tanh, dropout on FC inputs (width = D)")
+@ARCHS.register("drtp-fc", description="DRTP's FC net: in-1000-1000-Z, tanh, dropout on FC inputs (width = D)",
+                options=(WIDTH, DRTP_ACTIVATION))
 def build_drtp_fc(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
     d = cfg.width
     blocks = [fc_block(math.prod(in_shape), d, cfg, flatten=True), fc_block(d, d, cfg)]
@@ -57,7 +64,8 @@ def build_drtp_fc(cfg, in_shape: tuple[int, int, int], num_classes: int) -> Loca
 
 
 @ARCHS.register("drtp-conv", description="DRTP's conv net: conv 32 5x5 (grey) or 64, 256 3x3 (colour), "
-                                         "+ FC 1000 + Z, tanh")
+                                         "+ FC 1000 + Z, tanh",
+                options=(WIDTH, DRTP_ACTIVATION, DRTP_FREEZE_CONV))
 def build_drtp_conv(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
     c_in, h, w = in_shape
     layers = CONV_LAYERS.get(c_in, CONV_LAYERS[3])

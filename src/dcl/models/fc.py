@@ -24,10 +24,11 @@ from torch import nn
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
 from .fused import LeanSequential
-from .layers import Tap, make_activation, make_dropout
+from .layers import ACTIVATION, HEAD_RELU, SEGMENTS, WIDTH, Tap, make_activation, make_dropout
 
 
-@ARCHS.register("fc", description="3-layer FC network, width D, flat outputs cut into K segments (Table VI)")
+@ARCHS.register("fc", description="3-layer FC network, width D, flat outputs cut into K segments (Table VI)",
+                options=(WIDTH, SEGMENTS, HEAD_RELU, ACTIVATION))
 def build_fc(cfg, in_shape: tuple[int, int, int], num_classes: int) -> LocalNet:
     d, k = cfg.width, cfg.segments
     if d % k:
