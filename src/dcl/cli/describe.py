@@ -36,7 +36,7 @@ def run(args) -> int:
     d = describe(fields.pop("arch"), fields.pop("data", None), fields.pop("method", None),
                  preset=fields.pop("preset", None), **fields)
     if args.stages:
-        from ..parallel.plan import describe_split
+        from ..parallel.standalone import describe_split
         d["pipeline"] = describe_split(d["arch"], d["data"], d["method"], args.stages, preset=args.preset, **fields)
     if args.json:
         print_json(d)

@@ -10,7 +10,7 @@ WHOLE training set, independently of the others, by
 * ``cafo_solver=mse``: the closed form W = (F^T F)^-1 F^T Y (a linear solve in float64,
   least squares where F^T F is singular), from F^T F and F^T Y summed over the data.
 
-How it runs under the engine (one SGD step per batch does not fit): ``train_step`` only
+How it runs under the engine (one SGD step per batch does not fit): ``update`` only
 collects the epoch's batches; ``epoch_end`` (called by the engine after the last batch, before
 evaluation) fits: (1) BatchNorm statistics of every block from the whole training set, block
 by block (exact mean and biased variance, as the authors' one-batch pass computes them);
@@ -75,7 +75,7 @@ class CaFo(Method):
         self.pending: list[tuple[Tensor, Tensor]] = []
 
     # --- collecting ---------------------------------------------------------------------------
-    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    def update(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         """Keep the batch for the fit at the end of the epoch (nothing is trained here)."""
         self.pending.append((x.detach(), y.detach()))
         return {"loss": torch.zeros((), device=y.device)}

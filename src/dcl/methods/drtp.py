@@ -64,7 +64,7 @@ class DRTP(LocalMethod):
             return F.binary_cross_entropy_with_logits(logits, one_hot(y, logits.shape[1], logits.dtype))
         return F.cross_entropy(logits, y)
 
-    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    def update(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         h, block_losses = x, []
         for i, (block, opt) in enumerate(zip(self.net.blocks, self.block_opts)):
             if opt is None:  # frozen random block: forward only
@@ -72,7 +72,7 @@ class DRTP(LocalMethod):
                     h = block(h)
                 block_losses.append(torch.zeros((), device=h.device))
                 continue
-            h, loss = self._block_step(i, block, opt, h, y)
+            h, loss = self.block_step(i, h, y)
             block_losses.append(loss / y.shape[0])  # reported per sample; the step used the sum
         with autocast(self.cfg, self.device):
             loss = self.head_loss(self.net.head(h), y)

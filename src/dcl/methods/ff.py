@@ -128,14 +128,14 @@ class ForwardForward(LocalMethod):
         return self.net.head(self.normalize(h)), h
 
     # --- training -------------------------------------------------------------------------
-    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    def update(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         b, z = y.shape[0], self.net.num_classes
         y_neg = self.negatives(x, y)
         codes = torch.cat([one_hot(y, z, x.dtype), one_hot(y_neg, z, x.dtype), neutral_code(b, z, x.device, x.dtype)])
         h = self.labelled(torch.cat([x, x, x]), codes)
         block_losses = []
-        for i, (block, opt) in enumerate(zip(self.net.blocks, self.block_opts)):
-            h, loss = self._block_step(i, block, opt, self.normalize(h), y)
+        for i in range(len(self.net.blocks)):
+            h, loss = self.block_step(i, self.normalize(h), y)
             block_losses.append(loss)
         with autocast(self.cfg, self.device):
             loss = F.cross_entropy(self.net.head(self.normalize(h[2 * b:])), y)

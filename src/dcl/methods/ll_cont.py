@@ -94,11 +94,11 @@ class LLContRec(LLCont):
             loss = loss + self.rec_weight(i) * self.aux.decoders[i].loss(h, self._image)
         return loss
 
-    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    def update(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         # the reconstruction target: the input batch back in [0, 1] pixels (the loader normalised it)
         self._image = (x.detach().float() * self.pixel_std + self.pixel_mean).clamp_(0.0, 1.0)
         try:
-            return super().train_step(x, y)
+            return super().update(x, y)
         finally:
             self._image = None
 

@@ -96,7 +96,7 @@ class PFF(Method):
         return z1, z2
 
     # --- training ---------------------------------------------------------------------------
-    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    def update(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         cfg, net = self.cfg, self.net
         b, z = y.shape[0], net.num_classes
         pixels = net.pixels(x)                                   # (B, in) in [0, 1]
