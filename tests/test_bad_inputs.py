@@ -376,7 +376,8 @@ def test_every_config_field_has_a_rule():
     from dataclasses import fields
 
     from dcl.config import Option
-    from dcl.config.rules import RULES, integer
+    from dcl.config.field_rules import RULES
+    from dcl.config.rules import integer
     from dcl.registry import Registry
     missing = [f.name for f in fields(dcl.TrainConfig) if f.name != "options" and f.name not in RULES]
     assert not missing, f"add a rule to dcl.config.rules.RULES for: {', '.join(missing)}"

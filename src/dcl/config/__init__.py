@@ -3,7 +3,8 @@ declare, the rules, the presets, config files, and the registries read without t
 
 * :mod:`.train_config` - :class:`TrainConfig` (shared fields; ``cfg.options``)
 * :mod:`.options`      - :class:`Option`: a method's or network's own hyperparameter
-* :mod:`.rules`        - what every field may hold (``integer``, ``real``, ``choice``, ...)
+* :mod:`.rules`        - the kinds of rule a field may have (``integer``, ``real``, ``choice``, ...)
+* :mod:`.field_rules`  - the shared fields' rules; the shared fields an optimizer or schedule ignores
 * :mod:`.values`       - field values by type (``--set FIELD=VALUE`` parsing)
 * :mod:`.presets`      - :data:`PRESETS`, the paper's recipes; :func:`register_preset`
 * :mod:`.resolve`      - :func:`resolve_config`: defaults < preset < overrides; field checks

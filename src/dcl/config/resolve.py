@@ -12,7 +12,8 @@ from typing import Any
 
 from ..errors import DCLError, DCLNote
 from .catalog import check_name, declared_options, option_owners, preset_names, preset_values
-from .rules import IGNORED_FIELDS, check_values, show_value
+from .field_rules import IGNORED_FIELDS, check_values
+from .rules import show_value
 from ..plugins import load_plugins
 from .values import coerce_value
 from .train_config import CORE_FIELDS, TrainConfig, check_types, coerce_overrides, complete_options
@@ -131,7 +132,7 @@ def check_fields_used(cfg: TrainConfig, custom_net: bool = False) -> None:
             continue
         kinds = {kind: [owner for k, owner, _ in owners if k == kind] for kind, _, _ in owners}
         readers = " and ".join(f"{kind} {', '.join(names)}" for kind, names in kinds.items())
-        runs = " and ".join(f"{kind} {getattr(cfg, 'method' if kind == 'method' else 'arch')}" for kind in kinds)
+        runs = " and ".join(f"{kind} {getattr(cfg, kind)}" for kind in kinds)
         raise DCLError(f"{name}={show_value(getattr(cfg, name))} has no effect with {runs} (only {readers} read "
                        f"it); leave it out")
     for (key, value), ignored in IGNORED_FIELDS.items():

@@ -26,7 +26,8 @@ from typing import Any
 from ..checks import describe_value
 from ..errors import DCLError
 from ..plugins import load_plugins
-from .rules import check_values, show_value
+from .field_rules import check_values
+from .rules import show_value
 from .values import coerce_value, exact_value, type_name
 
 

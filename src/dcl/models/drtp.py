@@ -30,8 +30,8 @@ from torch import nn
 
 from .base import ARCHS, BlockSpec, LocalNet
 from ..config.options import Option
-from ..config.rules import ACTIVATIONS, choice, flag
-from .layers import WIDTH, Tap, make_activation
+from ..config.rules import choice, flag
+from .layers import ACTIVATIONS, WIDTH, Tap, make_activation
 
 #: (out channels, kernel, padding) of each conv layer, by input channels (repo: CONV_32_5_1_2,
 #: CONV_64_3_1_1_CONV_256_3_1_1)

@@ -12,8 +12,13 @@ from __future__ import annotations
 from torch import nn
 
 from ..config.options import Option
-from ..config.rules import ACTIVATIONS, BIG, DROPOUT_KINDS, choice, flag, integer, integers
+from ..config.rules import BIG, choice, flag, integer, integers
 from .lean import BatchNormAct1d, BatchNormAct2d, LeanDropout, LeanDropout2d, LeanMaxPool2d
+
+#: hidden activations a network can be built with (``activation``)
+ACTIVATIONS = ("relu", "leaky_relu", "tanh")
+#: how conv blocks drop units (``dropout_kind``)
+DROPOUT_KINDS = ("channel", "element")
 
 # --- network options shared by several networks (each network lists the ones it reads) ------
 WIDTH = Option("width", int, 1024, integer(1, BIG), "hidden width D of the FC layers")
