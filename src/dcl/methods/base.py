@@ -124,6 +124,17 @@ class Method:
         cross-entropy, ``()``) and, for local methods, ``"block_losses" (L-1,)``."""
         raise NotImplementedError
 
+    @classmethod
+    def config_for_stages(cls, cfg):
+        """``cfg`` as this method runs it when its blocks are split over pipeline stages
+        (``cfg.stages > 1``); unchanged unless the method must rewire something (adaptive DCL)."""
+        return cfg
+
+    def block_owned_params(self) -> list[tuple[nn.Parameter, int]]:
+        """``(parameter, block index)``: parameters that only block ``i``'s step updates but other
+        blocks read (DCL-O's dictionary); a pipeline broadcasts them from that block's stage."""
+        return []
+
     def train_loader_options(self) -> dict[str, Any]:
         """Keyword arguments for the training :class:`~dcl.data.BatchLoader` that this method's
         recipe needs (e.g. N&E's class-limited batches); none by default."""

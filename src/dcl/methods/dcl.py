@@ -140,6 +140,20 @@ class DCL(LocalMethod):
             params.append(self.dictionary_of(i).weight)
         return params
 
+    @classmethod
+    def config_for_stages(cls, cfg):
+        """Under ``--stages`` the adaptive dictionary cannot be stepped block after block (the
+        blocks run on different ranks at once): its gradients accumulate, one step per tick."""
+        if not cls.static and cls.dict_learners == "all" and cfg.dict_update == "sequential":
+            return cfg.replace(dict_update="accumulate")
+        return cfg
+
+    def block_owned_params(self) -> list[tuple[nn.Parameter, int]]:
+        """DCL-O: the last block's loss alone moves the dictionary; the others read it."""
+        if not self.static and self.dict_learners == "last" and self.shared_optimizer is None:
+            return [(self.dictionary.weight, len(self.net.blocks) - 1)]
+        return []
+
     def shared_params(self) -> list[nn.Parameter]:
         if self.static or self.cfg.dict_update != "accumulate":
             return []
@@ -190,6 +204,10 @@ class DCLLD(DCL):
     optimizer only, so ``dict_update`` makes no difference: each takes one step per batch.
     """
     options = tuple(o for o in DICTIONARY_OPTIONS if o.name != "dict_dim")  # one dictionary per block width
+
+    @classmethod
+    def config_for_stages(cls, cfg):
+        return cfg  # each dictionary lives on its block's stage: nothing to rewire
 
     def build_aux(self) -> None:
         cfg = self.cfg
