@@ -88,8 +88,8 @@ def test_an_older_runs_flat_config_still_loads():
 
 def test_config_fields_lists_every_option_with_who_reads_it():
     docs = {d.name: d for d in field_docs()}
-    assert docs["ff_threshold"].section == "read by method ff, method symba"
-    assert docs["width"].section == "read by arch drtp-fc, arch drtp-conv, arch fc, arch pff"
+    assert docs["ff_threshold"].section == "read by method ff, symba"
+    assert docs["width"].section == "read by arch drtp-fc, drtp-conv, fc, pff"
     assert set(all_options()) <= set(docs)
     assert all(d.comment for d in docs.values() if d.section.startswith("read by"))
     assert option_owners("segments") == [("arch", "fc", ARCHS.options("fc")[1])]

@@ -79,7 +79,11 @@ def field_docs(cfg: TrainConfig | None = None) -> list[FieldDoc]:
 
 
 def _owners(option: str) -> str:
-    return ", ".join(f"{kind} {owner}" for kind, owner, _ in option_owners(option))
+    """``"method ff, symba"``: who declares ``option``, by kind."""
+    kinds: dict[str, list[str]] = {}
+    for kind, owner, _ in option_owners(option):
+        kinds.setdefault(kind, []).append(owner)
+    return "; ".join(f"{kind} {', '.join(owners)}" for kind, owners in kinds.items())
 
 
 def _type(tp: Any) -> str:
