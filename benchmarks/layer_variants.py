@@ -15,7 +15,8 @@ from __future__ import annotations
 from torch import nn
 
 from dcl.models.fused import LeanSequential
-from dcl.models.lean import BatchNormAct1d, BatchNormAct2d, LeanDropout, LeanDropout2d, LeanMaxPool2d
+from dcl.models.bn_act import BatchNormAct1d, BatchNormAct2d
+from dcl.models.lean import LeanDropout, LeanDropout2d, LeanMaxPool2d
 
 OPTIONS = ("pool", "bn", "drop", "ln")
 

@@ -76,11 +76,11 @@ def main(argv=None) -> int:
     print(f"{args.arch}, {args.data} shape, batch {args.batch_size}: accounted peak MiB (saved-for-backward MiB)")
     print("| variant | " + " | ".join(methods) + " | " + " | ".join(f"{m}/bp" for m in methods if m != "bp") + " |")
     print("|---" * (1 + len(methods) + len(methods) - 1) + "|")
-    steps = {LocalMethod: LocalMethod.train_step, Backprop: Backprop.train_step}
+    steps = {LocalMethod: LocalMethod.update, Backprop: Backprop.update}
     print(f"(1-min load {__import__('os').getloadavg()[0]:.2f}; memory figures do not depend on it)")
     for name, v in VARIANTS:
-        LocalMethod.train_step = old_local_step if v["old"] else steps[LocalMethod]
-        Backprop.train_step = old_bp_step if v["old"] else steps[Backprop]
+        LocalMethod.update = old_local_step if v["old"] else steps[LocalMethod]
+        Backprop.update = old_bp_step if v["old"] else steps[Backprop]
         res = {}
         for m in methods:
             run, x, y = build_bench_run(bench_config(args.arch, args.data, m, args.batch_size))
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
         cells = [f"{res[m]['peak_memory_mb']:.1f} ({res[m]['saved_peak_mb']:.1f})" for m in methods]
         ratios = [f"{res[m]['peak_memory_mb'] / res['bp']['peak_memory_mb']:.3f}" for m in methods if m != "bp"]
         print(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |", flush=True)
-    LocalMethod.train_step, Backprop.train_step = steps[LocalMethod], steps[Backprop]
+    LocalMethod.update, Backprop.update = steps[LocalMethod], steps[Backprop]
     return 0
 
 

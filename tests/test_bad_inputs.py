@@ -370,12 +370,21 @@ def test_the_table_is_large_enough():
 
 
 def test_every_config_field_has_a_rule():
-    """A new TrainConfig field needs its range in dcl/config_rules.py RULES (one place)."""
+    """A new shared TrainConfig field needs its range in dcl.config.rules.RULES (one place); a
+    method's or network's own field carries its rule in its Option, and a declaration whose
+    default breaks its own rule is refused when it is registered."""
     from dataclasses import fields
 
-    from dcl.config.rules import RULES
-    missing = [f.name for f in fields(dcl.TrainConfig) if f.name not in RULES]
+    from dcl.config import Option
+    from dcl.config.field_rules import RULES
+    from dcl.config.rules import integer
+    from dcl.registry import Registry
+    missing = [f.name for f in fields(dcl.TrainConfig) if f.name != "options" and f.name not in RULES]
     assert not missing, f"add a rule to dcl.config.rules.RULES for: {', '.join(missing)}"
+    with pytest.raises(DCLError, match="method m: the default of option 'k' is not allowed: k must be an integer in"):
+        Registry("method").register("m", object(), options=(Option("k", int, 0, integer(1, 9)),))
+    with pytest.raises(DCLError, match="option 'k' is declared twice"):
+        Registry("method").register("m", object(), options=(Option("k", int, 1, integer(1, 9)),) * 2)
 
 
 def test_loss_guard_reads_one_step_late_on_an_accelerator():

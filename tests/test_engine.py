@@ -171,3 +171,40 @@ def test_corrupt_checkpoint_is_a_user_error(tmp_path):
         ckpt.load_checkpoint(tmp_path / "checkpoint.pt")
     with pytest.raises(DCLError, match="no checkpoint"):
         ckpt.load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_methods_implement_update_and_train_step_is_the_base_one():
+    """The template method: ``Method.train_step`` checks the batch, then calls the method's ``update``."""
+    from dcl.methods import METHODS, Method
+    classes = [c for c in (METHODS.get(n) for n in METHODS.names()) if isinstance(c, type)]
+    assert classes
+    for cls in classes:
+        assert cls.train_step is Method.train_step, cls
+        assert cls.update is not Method.update, cls
+    m = build_method(build_model(tiny_cfg(), MNIST), tiny_cfg())
+    with pytest.raises(DCLError, match="found 10"):
+        m.train_step(torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 10]))
+    m.check_inputs = False
+    calls = []
+    m.update = lambda x, y: calls.append(x.shape) or {}
+    m.train_step(torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 10]))
+    assert calls == [(4, 1, 28, 28)]
+
+
+def test_one_process_is_the_one_rank_case():
+    """A plain run takes the parallel runner's path, with hooks that do nothing: no branch on
+    ``parallel is None`` in the engine."""
+    import re
+    from pathlib import Path
+
+    import dcl.engine
+    from dcl.engine.run import Run
+    from dcl.parallel import Parallel, SingleProcess
+    par = Parallel.start(tiny_cfg())
+    assert type(par) is SingleProcess and par.is_writer and par.configure(tiny_cfg()) == tiny_cfg()
+    loader, scores, sums = object(), object(), (torch.tensor(1.0), torch.ones(2), 3, 4.0)
+    assert par.train_loader(loader) is loader and par.eval_loader(loader) is loader
+    assert par.gather_scores(None, scores) is scores and par.reduce_epoch(*sums) == sums
+    assert isinstance(Run.__dataclass_fields__["parallel"].default_factory(), SingleProcess)
+    engine = Path(dcl.engine.__file__).parent
+    assert [p.name for p in engine.glob("*.py") if re.search(r"parallel is (not )?None", p.read_text())] == []

@@ -11,7 +11,7 @@ from torch import nn
 import dcl.models.vgg as vgg
 from dcl import resolve_config, train
 from dcl.config import PRESETS, TrainConfig
-from dcl.config.rules import FIELD_READERS
+from dcl.methods import METHODS
 from dcl.errors import DCLNote
 from dcl.methods import build_method
 from dcl.methods.ll_aux import aux_input
@@ -112,7 +112,7 @@ def test_checkpoints_resume_exactly(method_name, fashion_mnist, tmp_path):
     # Fashion-MNIST flips, channel dropout and (ll-sim) the class-limited order in epoch 1
     data = small_dataset(fashion_mnist, 128, 64)
     extra = dict(class_limited_epochs=1, class_limited_seeds=4) if method_name == "ll-sim" else {}
-    if method_name in FIELD_READERS["aux_dim"][1]:  # a field the method does not read is refused
+    if "aux_dim" in {o.name for o in METHODS.options(method_name)}:  # a field the method does not read is refused
         extra["aux_dim"] = 64
     cfg = resolve_config(arch="conv", data="fashion-mnist", method=method_name, epochs=2, batch_size=32,
                          channels=(4, 8), dropout=0.2, eval_batch_size=64, milestones=(1,), **extra)

@@ -191,13 +191,13 @@ def lagged_two_stage(cfg: dict, dataset) -> dict:
                 out = None
                 if k < len(batches):
                     x, y = batches[k]
-                    out = (m._block_step(0, net.blocks[0], m.block_opts[0], x, y)[0], y)
+                    out = (m.block_step(0, x, y)[0], y)
                 if prev is not None:
                     h, y = prev
-                    h, _ = m._block_step(1, net.blocks[1], m.block_opts[1], h, y)
+                    h, _ = m.block_step(1, h, y)
                     m.train_head(h, y)
-                if m.shared_opt is not None:
-                    m.optimizer_step(m.shared_opt)
+                if m.shared_optimizer is not None:
+                    m.optimizer_step(m.shared_optimizer)
                 prev = out
             m.epoch_end()
     return {"net": net.state_dict(), "aux": m.aux.state_dict()}
@@ -302,7 +302,8 @@ def test_pipeline_simulation_by_hand():
 
 
 def test_describe_shows_the_measured_split():
-    from dcl.parallel.plan import describe_split, format_split
+    from dcl.parallel.plan import format_split
+    from dcl.parallel.standalone import describe_split
     r = describe_split("conv", "mnist", "dcl-s", 2, channels=(4, 8, 8), batch_size=8)
     assert len(r["split"]) == 2 and sum(r["split"]) == 3 and len(r["block_ms"]) == 3
     assert r["split"] == list(balanced_split(r["block_ms"], 2))

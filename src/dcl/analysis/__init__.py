@@ -22,7 +22,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(("analyze_confusion", "confusion_counts", "confusion_rates", "pair_rates", "pearson"), ".confusion"),
     **dict.fromkeys(("analyze_embeddings", "cosine_similarity", "label_embeddings", "tsne_2d"), ".embeddings"),
     "layer_errors": ".layers", "estimate_mutual_information": ".mutual_info", "probe_errors": ".probe",
-    "saliency_maps": ".saliency", "describe": ".describe",
+    "saliency_maps": ".saliency", "describe": ".structure",
 })
 
 __all__ = [

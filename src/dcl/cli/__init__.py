@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
                     show(message, category, *rest, **kw)
 
             warnings.showwarning = show_note
+            if getattr(args, "plugin", None):  # methods, networks, datasets of the user's own
+                from ..plugins import load_plugins
+                load_plugins(args.plugin)
             return int(args.func(args) or 0)
     except DCLError as e:
         print(f"dcl {args.command}: error: {e}", file=sys.stderr)

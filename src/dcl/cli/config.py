@@ -49,6 +49,6 @@ def run_fields(args) -> int:
         print_json([{"name": d.name, "type": d.type, "default": d.default, "section": d.section,
                      "comment": d.comment} for d in docs])
         return 0
-    print(table([[d.name, d.type, toml_value(d.default), d.comment] for d in docs],
-                ["field", "type", "default", "meaning"]))
+    print(table([[d.name, d.type, toml_value(d.default), d.section.split(" (")[0], d.comment] for d in docs],
+                ["field", "type", "default", "section / read by", "meaning"]))
     return 0

@@ -30,13 +30,13 @@ def run(args) -> int:
                        ("presets", args.preset)):
         if name is not None:
             check_name(kind, name)  # a misspelt name fails before torch is imported
-    from ..analysis.describe import describe
+    from ..analysis.structure import describe
     fields = merge_options(dict(arch=args.arch, data=args.data, method=args.method, preset=args.preset),
                            parse_set_options(args.set))
     d = describe(fields.pop("arch"), fields.pop("data", None), fields.pop("method", None),
                  preset=fields.pop("preset", None), **fields)
     if args.stages:
-        from ..parallel.plan import describe_split
+        from ..parallel.standalone import describe_split
         d["pipeline"] = describe_split(d["arch"], d["data"], d["method"], args.stages, preset=args.preset, **fields)
     if args.json:
         print_json(d)
@@ -49,7 +49,7 @@ def run(args) -> int:
 
 
 def format_description(d: dict[str, Any]) -> str:
-    """The text form of :func:`dcl.analysis.describe`'s dict."""
+    """The text form of :func:`dcl.analysis.structure.describe`'s dict."""
     shape = "x".join(map(str, d["in_shape"]))
     lines = [f"{d['arch']} on {d['data']} (input {shape}, {d['num_classes']} classes), method {d['method']}"
              + (f" (preset {d['preset']})" if d.get("preset") else "")]

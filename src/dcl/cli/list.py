@@ -6,11 +6,12 @@ from ..errors import choices_error
 KINDS = ("archs", "methods", "datasets", "presets")
 
 
-
-
 def add_parser(sub) -> None:
     p = sub.add_parser("list", help="list architectures, methods, datasets and presets")
     p.add_argument("kind", nargs="?", help=f"one of {', '.join(KINDS)} (default: all)")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE_OR_MODULE",
+                   help="import a .py file or module that registers methods, networks or datasets of your own "
+                        "(repeatable; a run records it)")
     p.set_defaults(func=run)
 
 

@@ -38,6 +38,9 @@ def add_parser(sub) -> None:
     p.add_argument("--dict-init", help="label dictionary init: normal (D^N, D^Z) | orthogonal (D^⊥)")
     p.add_argument("--dict-norm", metavar="X", help="rescale dictionary rows to L2 norm X, or (X a checkpoint) "
                                                       "to the mean row norm of its trained dictionary (Fig. 4)")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE_OR_MODULE",
+                   help="import a .py file or module that registers methods, networks or datasets of your own "
+                        "(repeatable; a run records it)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override any config field (list: dcl config fields), e.g. --set milestones=10,20")
     add_data_dir(p)
@@ -60,6 +63,8 @@ def fields_from_command_line(args) -> dict:
                  batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
                  val_split=args.val_split, limit_train_batches=args.limit_train_batches,
                  checkpoint_every=args.checkpoint_every, dict_init=args.dict_init, stages=args.stages)
+    if args.plugin:
+        flags["plugins"] = ",".join(args.plugin)
     if args.dict_norm is not None:  # a number, else a checkpoint to read the norm from
         try:
             flags["dict_norm"] = float(args.dict_norm)

@@ -4,7 +4,8 @@
     dcl config show --arch conv --data mnist       # the fully resolved config, as TOML
     dcl config fields                              # every field: type, default, what it does
 
-A config file holds ``FIELD = VALUE`` lines for any fields of TrainConfig (read with the
+A config file holds ``FIELD = VALUE`` lines for any fields of TrainConfig (shared fields and
+the options of the run's method and network) (read with the
 standard library's ``tomllib``; tables ``[name]`` are allowed and only group lines, their keys
 are fields like the others). Values are checked like ``--set``. An unset optional field is
 written as ``"none"``. Every run folder gets ``config.toml``, the run's whole config, which
@@ -21,6 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .catalog import all_options, declared_options, option_owners
 from .train_config import TrainConfig, coerce_overrides
 from ..errors import DCLError
 
@@ -38,9 +40,12 @@ _SECTION = re.compile(r"^\s*#\s*---\s*(.+?)\s*-*\s*$")
 _FIELD = re.compile(r"^\s{4}(\w+)\s*:\s*([^=]+?)\s*=\s*(.+?)(?:\s+#\s*(.*))?$")
 
 
-def field_docs() -> list[FieldDoc]:
-    """Every TrainConfig field with its type, default, section and the comment beside it in
-    ``config.py`` (the source is the single place where fields are described)."""
+def field_docs(cfg: TrainConfig | None = None) -> list[FieldDoc]:
+    """Every field with its type, default, section and one-line meaning: the shared fields with
+    the comments beside them in :class:`TrainConfig`'s source, then the options as their owners
+    declare them (:mod:`dcl.config.options`). With ``cfg``: the options of its method and
+    network; without: every registered method's and network's, each under the names of the
+    components that read it."""
     section, comments = "", {}
     sections = {}
     for line in inspect.getsource(TrainConfig).splitlines():
@@ -56,11 +61,34 @@ def field_docs() -> list[FieldDoc]:
     out = []
     default = TrainConfig()
     for f in fields(TrainConfig):
+        if f.name == "options":
+            continue
         tp = hints[f.name]
         name = getattr(tp, "__name__", None) if typing.get_origin(tp) is None else None
         out.append(FieldDoc(f.name, name or str(tp).replace("typing.", ""), getattr(default, f.name),
                             sections.get(f.name, ""), comments.get(f.name, "")))
+    if cfg is not None:
+        owned = [(f"arch {cfg.arch}'s own fields", declared_options("", cfg.arch)),
+                 (f"method {cfg.method}'s own fields", declared_options(cfg.method, ""))]
+        for title, options in owned:
+            out += [FieldDoc(o.name, _type(o.type), o.default, title, o.help) for o in options.values()]
+        return out
+    for name, option in sorted(all_options().items(), key=lambda kv: _owners(kv[0])):
+        out.append(FieldDoc(name, _type(option.type), option.default, f"read by {_owners(name)}", option.help))
     return out
+
+
+def _owners(option: str) -> str:
+    """``"method ff, symba"``: who declares ``option``, by kind."""
+    kinds: dict[str, list[str]] = {}
+    for kind, owner, _ in option_owners(option):
+        kinds.setdefault(kind, []).append(owner)
+    return "; ".join(f"{kind} {', '.join(owners)}" for kind, owners in kinds.items())
+
+
+def _type(tp: Any) -> str:
+    name = getattr(tp, "__name__", None) if typing.get_origin(tp) is None else None
+    return name or str(tp).replace("typing.", "")
 
 
 def toml_value(value: Any) -> str:
@@ -80,7 +108,7 @@ def config_to_toml(cfg: TrainConfig, header: str = "") -> str:
     """The whole config as TOML, one field a line, grouped and commented as in ``config.py``."""
     lines = [f"# {h}" for h in header.splitlines()] if header else []
     section = None
-    for doc in field_docs():
+    for doc in field_docs(cfg):
         if doc.section != section:
             section = doc.section
             lines.append(f"\n# --- {section}")

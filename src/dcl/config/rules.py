@@ -1,35 +1,29 @@
-"""What every :class:`~dcl.config.TrainConfig` field may hold: one table of rules.
+"""The kinds of rule a field may have: what values it may hold.
 
-:data:`RULES` gives each field its range (numbers are also checked to be finite), its
-choices or its shape; :func:`check_values` applies them and the few rules that tie fields
-together (SGD's Nesterov momentum needs a momentum). A TrainConfig runs these checks
-whenever it is made (``TrainConfig(...)``, ``replace``, ``resolve_config``, a checkpoint's
-config), so a config that exists is a valid one; the first bad field raises a one-line
-:class:`~dcl.errors.DCLError` naming the field, the bad value and what is valid.
+A rule is called as ``rule(name, value)`` and raises a one-line :class:`~dcl.errors.DCLError`
+naming the field, the bad value and what is valid (numbers are also checked to be finite).
+The shared fields' table of rules is :mod:`dcl.config.field_rules`; a method's or network's own
+fields carry their rule in their :class:`~dcl.config.Option`.
 
-:data:`IGNORED_FIELDS` says which networks, methods, optimizers and schedules never read
-which fields; :func:`check_field_use` refuses such a field when it was set explicitly (it
-would change nothing). Networks and methods not listed there are never refused anything.
-
-A new config field needs a rule here (``tests/test_bad_inputs.py`` checks that every field
-has one).
+The rules are small frozen dataclasses (:class:`Integer`, :class:`Real`, :class:`Choice`,
+...), so the options a method or network declares with them (:mod:`dcl.config.options`) can
+be cached as data and checked without importing the method.
 """
 from __future__ import annotations
 
 import math
 import re
-from typing import Any, Callable
+from dataclasses import dataclass, fields
+from typing import Any
 
 from ..errors import DCLError
-
-Rule = Callable[[str, Any], None]
 
 #: upper bounds that no real run comes near: they catch typos and overflows before torch does
 BIG = 1 << 24       # sizes, counts and epochs
 MAX_SEED = (1 << 32) - 1
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
     """A value as a user writes it: lists comma-separated (``-5,2``), the rest as repr."""
     if isinstance(value, tuple):
         return ",".join(f"{x:g}" if isinstance(x, float) else str(x) for x in value) if value else "(empty)"
@@ -37,7 +31,7 @@ def _show(value: Any) -> str:
 
 
 def _fail(name: str, valid: str, value: Any) -> None:
-    raise DCLError(f"{name} must be {valid}, got {_show(value)}")
+    raise DCLError(f"{name} must be {valid}, got {show_value(value)}")
 
 
 def _num(x: float) -> str:
@@ -56,265 +50,170 @@ def _within(v: float, lo, hi, lo_open: bool, hi_open: bool) -> bool:
     return not (hi is not None and (v > hi or (hi_open and v == hi)))
 
 
+class Rule:
+    """What a field may hold. A rule is a small frozen dataclass, so a method's or network's
+    declared fields can be cached as data (:mod:`dcl.config.catalog`) and rebuilt without
+    importing the method: ``rule_from_spec(rule.spec()) == rule``. ``rule(name, value)`` raises
+    a one-line :class:`DCLError` when ``value`` is not allowed."""
+
+    def __call__(self, name: str, v: Any) -> None:
+        raise NotImplementedError
+
+    def spec(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": type(self).__name__}
+        for f in fields(self):  # type: ignore[arg-type]
+            v = getattr(self, f.name)
+            out[f.name] = v.spec() if isinstance(v, Rule) else (list(v) if isinstance(v, tuple) else v)
+        return out
+
+
+@dataclass(frozen=True)
+class Integer(Rule):
+    lo: int | None = 0
+    hi: int | None = BIG
+
+    def __call__(self, name: str, v: Any) -> None:
+        if not _within(v, self.lo, self.hi, False, False):
+            _fail(name, f"an integer in {_interval(self.lo, self.hi, False, False)}", v)
+
+
+@dataclass(frozen=True)
+class Real(Rule):
+    """A finite float in the interval (nan and +-inf are always refused)."""
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def __call__(self, name: str, v: Any) -> None:
+        if not (math.isfinite(v) and _within(v, self.lo, self.hi, self.lo_open, self.hi_open)):
+            _fail(name, f"a finite number in {_interval(self.lo, self.hi, self.lo_open, self.hi_open)}", v)
+
+
+@dataclass(frozen=True)
+class Choice(Rule):
+    valid: tuple[str, ...]
+
+    def __call__(self, name: str, v: Any) -> None:
+        if v not in self.valid:
+            raise DCLError(f"unknown {name} {v!r}; valid choices: {', '.join(self.valid)}")
+
+
+@dataclass(frozen=True)
+class Text(Rule):
+    what: str = "a non-empty string"
+
+    def __call__(self, name: str, v: Any) -> None:
+        if not v.strip():
+            _fail(name, self.what, v)
+
+
+@dataclass(frozen=True)
+class Pattern(Rule):
+    regex: str
+    valid: str
+
+    def __call__(self, name: str, v: Any) -> None:
+        if not re.fullmatch(self.regex, v):
+            raise DCLError(f"unknown {name} {v!r}; valid choices: {self.valid}")
+
+
+@dataclass(frozen=True)
+class Flag(Rule):
+    """Booleans: the type check is the whole rule."""
+
+    def __call__(self, name: str, v: Any) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Optional(Rule):
+    inner: Rule
+
+    def __call__(self, name: str, v: Any) -> None:
+        if v is not None:
+            self.inner(name, v)
+
+
+@dataclass(frozen=True)
+class Integers(Rule):
+    lo: int = 1
+    hi: int = BIG
+    increasing: bool = False
+    nonempty: bool = False
+
+    def __call__(self, name: str, v: tuple) -> None:
+        what = (f"{'a non-empty' if self.nonempty else 'a'} list of integers in [{self.lo}, {self.hi}]"
+                + (", strictly increasing" if self.increasing else ""))
+        if (self.nonempty and not v) or any(not self.lo <= x <= self.hi for x in v) or \
+                (self.increasing and any(b <= a for a, b in zip(v, v[1:]))):
+            _fail(name, what, v)
+
+
+@dataclass(frozen=True)
+class Reals(Rule):
+    count: int
+    lo: float
+    hi: float
+    hi_open: bool = False
+
+    def __call__(self, name: str, v: tuple) -> None:
+        if len(v) != self.count or not all(math.isfinite(x) and _within(x, self.lo, self.hi, False, self.hi_open)
+                                           for x in v):
+            _fail(name, f"{self.count} finite numbers in {_interval(self.lo, self.hi, False, self.hi_open)}, "
+                        f"comma-separated", v)
+
+
+@dataclass(frozen=True)
+class Names(Rule):
+    """A list of non-empty strings (file paths or module names)."""
+
+    def __call__(self, name: str, v: tuple) -> None:
+        if any(not s.strip() for s in v):
+            _fail(name, "a list of non-empty names", v)
+
+
+_RULES = {cls.__name__: cls for cls in (Integer, Real, Choice, Text, Pattern, Flag, Optional, Integers, Reals, Names)}
+
+
+def rule_from_spec(spec: dict[str, Any]) -> Rule:
+    """The rule that :meth:`Rule.spec` described."""
+    args = {k: (rule_from_spec(v) if isinstance(v, dict) else tuple(v) if isinstance(v, list) else v)
+            for k, v in spec.items() if k != "rule"}
+    return _RULES[spec["rule"]](**args)
+
+
+# the short names the tables below (and methods' own fields) are written with
 def integer(lo: int | None = 0, hi: int | None = BIG) -> Rule:
-    def rule(name: str, v: Any) -> None:
-        if not _within(v, lo, hi, False, False):
-            _fail(name, f"an integer in {_interval(lo, hi, False, False)}", v)
-    return rule
+    return Integer(lo, hi)
 
 
 def real(lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open: bool = False) -> Rule:
-    """A finite float in the interval (nan and +-inf are always refused)."""
-    def rule(name: str, v: Any) -> None:
-        if not (math.isfinite(v) and _within(v, lo, hi, lo_open, hi_open)):
-            _fail(name, f"a finite number in {_interval(lo, hi, lo_open, hi_open)}", v)
-    return rule
+    return Real(lo, hi, lo_open, hi_open)
 
 
 def choice(*valid: str) -> Rule:
-    def rule(name: str, v: Any) -> None:
-        if v not in valid:
-            raise DCLError(f"unknown {name} {v!r}; valid choices: {', '.join(valid)}")
-    return rule
+    return Choice(tuple(valid))
 
 
 def text(what: str = "a non-empty string") -> Rule:
-    def rule(name: str, v: Any) -> None:
-        if not v.strip():
-            _fail(name, what, v)
-    return rule
+    return Text(what)
 
 
 def pattern(regex: str, valid: str) -> Rule:
-    compiled = re.compile(regex)
-
-    def rule(name: str, v: Any) -> None:
-        if not compiled.fullmatch(v):
-            raise DCLError(f"unknown {name} {v!r}; valid choices: {valid}")
-    return rule
+    return Pattern(regex, valid)
 
 
-def flag(name: str, v: Any) -> None:
-    """Booleans: the type check (config.py) is the whole rule."""
+flag = Flag()
 
 
 def optional(inner: Rule) -> Rule:
-    def rule(name: str, v: Any) -> None:
-        if v is not None:
-            inner(name, v)
-    return rule
+    return Optional(inner)
 
 
 def integers(lo: int = 1, hi: int = BIG, *, increasing: bool = False, nonempty: bool = False) -> Rule:
-    def rule(name: str, v: tuple) -> None:
-        what = (f"{'a non-empty' if nonempty else 'a'} list of integers in [{lo}, {hi}]"
-                + (", strictly increasing" if increasing else ""))
-        if (nonempty and not v) or any(not lo <= x <= hi for x in v) or \
-                (increasing and any(b <= a for a, b in zip(v, v[1:]))):
-            _fail(name, what, v)
-    return rule
+    return Integers(lo, hi, increasing, nonempty)
 
 
 def reals(count: int, lo: float, hi: float, hi_open: bool = False) -> Rule:
-    def rule(name: str, v: tuple) -> None:
-        if len(v) != count or not all(math.isfinite(x) and _within(x, lo, hi, False, hi_open) for x in v):
-            _fail(name, f"{count} finite numbers in {_interval(lo, hi, False, hi_open)}, comma-separated", v)
-    return rule
-
-
-#: hidden activations a network can be built with (``activation``; models/layers.py)
-ACTIVATIONS = ("relu", "leaky_relu", "tanh")
-#: how conv blocks drop units (``dropout_kind``)
-DROPOUT_KINDS = ("channel", "element")
-OPTIMIZERS = ("adamw", "adam", "sgd")
-SCHEDULES = ("multistep", "cosine", "constant")
-DEVICE_PATTERN = r"auto|cpu|cuda(:\d{1,3})?|mps"
-
-#: every TrainConfig field -> its rule (types are checked before, from the field annotations)
-RULES: dict[str, Rule] = {
-    # what to train (the names are checked against the registries when a run is built)
-    "arch": text(), "data": text(), "method": text(), "preset": optional(text()),
-    # optimisation
-    "epochs": integer(1, BIG),
-    "batch_size": integer(1, BIG),
-    "lr": real(0, 100, lo_open=True),
-    "optimizer": choice(*OPTIMIZERS),
-    "weight_decay": real(0, 100),
-    "betas": reals(2, 0, 1, hi_open=True),
-    "momentum": real(0, 1, hi_open=True),
-    "nesterov": flag,
-    "schedule": choice(*SCHEDULES),
-    "milestones": integers(1, BIG, increasing=True),
-    "gamma": real(0, 1, lo_open=True),
-    # network
-    "width": integer(1, BIG),
-    "channels": integers(1, BIG, nonempty=True),
-    "dropout": real(0, 1, hi_open=True),
-    "dropout_kind": choice(*DROPOUT_KINDS),
-    "activation": choice(*ACTIVATIONS),
-    "head_relu": flag,
-    # dictionary loss
-    "segments": integer(1, BIG),
-    "dict_dim": optional(integer(1, BIG)),
-    "similarity": choice("dot", "cosine"),
-    "temperature": optional(real(0, None, lo_open=True)),
-    "dict_init": choice("normal", "orthogonal"),
-    "dict_norm": optional(real(0, None, lo_open=True)),
-    "dict_norm_from": optional(text("a checkpoint file or run folder")),
-    "adapter": choice("pool", "project"),
-    "dict_update": choice("sequential", "accumulate"),
-    # local-learning baselines (feat, ll-*)
-    "aux_dim": optional(integer(1, BIG)),
-    "proj_dim": integer(1, BIG),
-    "contrast_temperature": real(0, None, lo_open=True),
-    "supcon_average": choice("anchor", "pairs"),
-    "ll_beta": optional(real(0, 1)),
-    "contrec_alpha": real(0, None, lo_open=True),
-    "zero_head": flag,
-    # forward-learning baselines (ff, symba, pff, cafo, drtp)
-    "ff_goodness": choice("mean", "sum"),
-    "ff_threshold": optional(real(0, None, lo_open=True)),
-    "ff_norm": choice("rms", "none"),
-    "ff_negatives": choice("random", "hard"),
-    "ff_score_layers": choice("all", "skip-first"),
-    "symba_alpha": real(0, None, lo_open=True),
-    "pff_steps": integer(1, BIG),
-    "pff_eval_steps": integer(2, BIG),
-    "pff_leak": real(0, 1, hi_open=True),
-    "pff_threshold": real(),
-    "pff_label_scale": real(0, None),
-    "pff_noise": real(0, None),
-    "pff_group": integer(1, BIG),
-    "pff_clip": real(0, None, lo_open=True),
-    "pff_generative": flag,
-    "pff_latent": integer(1, BIG),
-    "pff_latent_lr": real(0, None),
-    "pff_gen_noise": real(0, None),
-    "cafo_solver": choice("ce", "mse"),
-    "cafo_steps": integer(0, BIG),
-    "cafo_bn_stats": choice("train", "batch"),
-    "drtp_activation": choice(*ACTIVATIONS),
-    "drtp_loss": choice("bce", "ce"),
-    "drtp_freeze_conv": flag,
-    "class_limited_epochs": integer(0, BIG),
-    "class_limited_seeds": integer(1, BIG),
-    # data
-    "augment": flag,
-    "val_split": integer(0, BIG),
-    "limit_train_batches": optional(integer(1, BIG)),
-    "eval_batch_size": integer(1, BIG),
-    # run
-    "seed": integer(0, MAX_SEED),
-    "device": pattern(DEVICE_PATTERN, "auto, cpu, cuda, cuda:N, mps"),
-    "channels_last": flag,
-    "compile": flag,
-    "amp": flag,
-    # logging and checkpoints
-    "log_every": integer(1, BIG),
-    "tensorboard": flag,
-    "checkpoint_every": optional(integer(1, BIG)),
-    # training past one device (dcl.parallel)
-    "stages": integer(1, 1024),
-    "stage_split": optional(integers(1, BIG, nonempty=True)),
-    "max_in_flight": integer(1, 1024),
-    "dist_timeout": real(0, None, lo_open=True),
-    "grad_overlap": flag,
-    "sync_bn": flag,
-    # memory savers
-    "lean_layers": flag,
-    "micro_batches": optional(integer(1, BIG)),
-}
-
-
-def check_values(cfg: Any) -> None:
-    """Apply :data:`RULES` to every field of ``cfg``, then the rules across fields."""
-    for name, value in vars(cfg).items():
-        rule = RULES.get(name)
-        if rule is not None:
-            rule(name, value)
-    if cfg.optimizer == "sgd" and cfg.nesterov and cfg.momentum == 0:
-        raise DCLError("momentum must be > 0 for SGD with Nesterov momentum, got 0; "
-                       "set a momentum in (0, 1) or nesterov=false")
-    if cfg.dict_norm is not None and cfg.dict_norm_from is not None:
-        raise DCLError(f"give dict_norm ({cfg.dict_norm:g}) or dict_norm_from ({cfg.dict_norm_from!r}), not both")
-
-
-# ---------------------------------------------------------------------------------------
-# Fields that a component never reads
-# ---------------------------------------------------------------------------------------
-DICTIONARY_FIELDS = ("dict_dim", "similarity", "temperature", "dict_init", "dict_norm", "dict_norm_from",
-                     "adapter", "dict_update")
-_FC_ONLY = ("width", "segments", "head_relu")
-_NOT_LAYERED = _FC_ONLY + ("channels", "activation", "dropout_kind")  # the larger networks
-
-#: (field, value) -> the fields that a run with that value never reads
-IGNORED_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("method", "bp"): DICTIONARY_FIELDS,
-    ("method", "bp-accum"): DICTIONARY_FIELDS,
-    ("method", "bp-ckpt"): DICTIONARY_FIELDS,
-    ("method", "dcl-ld"): ("dict_dim",),             # each dictionary has its block's width
-    **{("method", m): DICTIONARY_FIELDS for m in ("feat", "ll-cont", "ll-contrec", "ll-pred", "ll-sim", "ll-predsim",
-                                                  "ll-bpf", "ff", "symba", "pff", "cafo", "drtp")},
-    ("optimizer", "adamw"): ("momentum", "nesterov"),
-    ("optimizer", "adam"): ("momentum", "nesterov"),
-    ("optimizer", "sgd"): ("betas",),
-    ("schedule", "cosine"): ("milestones", "gamma"),
-    ("schedule", "constant"): ("milestones", "gamma"),
-    ("arch", "fc"): ("channels", "dropout_kind"),
-    ("arch", "conv"): _FC_ONLY,
-    ("arch", "vgg8b"): _FC_ONLY + ("channels",),
-    ("arch", "resnet32"): _NOT_LAYERED,
-    ("arch", "resnet32-w"): _NOT_LAYERED,
-    ("arch", "vit"): _NOT_LAYERED,
-    ("arch", "mlp-mixer"): _NOT_LAYERED,
-}
-
-
-#: the baselines' own fields -> the methods (or networks) that read them; any other built-in
-#: method or network never does. A method or network not in BUILT_IN is the user's: it may.
-_SUPCON = ("feat", "ll-cont", "ll-contrec")
-FIELD_READERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "contrast_temperature": ("method", _SUPCON), "supcon_average": ("method", _SUPCON),
-    "aux_dim": ("method", ("ll-cont", "ll-contrec", "ll-pred", "ll-predsim", "ll-bpf")),
-    "proj_dim": ("method", ("ll-cont", "ll-contrec", "ll-bpf")),
-    "contrec_alpha": ("method", ("ll-contrec",)),
-    "ll_beta": ("method", ("ll-predsim", "ll-bpf")),
-    "zero_head": ("method", ("ll-pred", "ll-sim", "ll-predsim", "ll-bpf")),
-    **{f: ("method", ("ff", "symba")) for f in ("ff_goodness", "ff_threshold", "ff_norm", "ff_negatives",
-                                                "ff_score_layers")},
-    "symba_alpha": ("method", ("symba",)),
-    **{f: ("method", ("pff",)) for f in ("pff_steps", "pff_eval_steps", "pff_leak", "pff_threshold",
-                                         "pff_label_scale", "pff_noise", "pff_clip", "pff_latent_lr",
-                                         "pff_gen_noise")},
-    **{f: ("arch", ("pff",)) for f in ("pff_generative", "pff_group", "pff_latent")},
-    **{f: ("method", ("cafo",)) for f in ("cafo_solver", "cafo_steps", "cafo_bn_stats")},
-    "drtp_loss": ("method", ("drtp",)),
-    "drtp_activation": ("arch", ("drtp-fc", "drtp-conv")),
-    "drtp_freeze_conv": ("arch", ("drtp-conv",)),
-}
-BUILT_IN = {
-    "method": ("bp", "bp-ckpt", "bp-accum", "dcl", "dcl-s", "dcl-o", "dcl-ld", "feat", "ll-cont", "ll-contrec", "ll-pred", "ll-sim",
-               "ll-predsim", "ll-bpf", "ff", "symba", "pff", "cafo", "drtp"),
-    "arch": ("fc", "conv", "vgg8b", "resnet32", "resnet32-w", "vit", "mlp-mixer", "pff", "cafo", "drtp-fc",
-             "drtp-conv"),
-}
-
-
-def check_field_use(cfg: Any, explicit: set[str], custom_net: bool = False) -> None:
-    """Refuse a field in ``explicit`` (the fields set on purpose) that this run's network,
-    method, optimizer or schedule never reads. ``custom_net``: the network is the user's, so
-    ``arch`` rules nothing out."""
-    for (key, value), ignored in IGNORED_FIELDS.items():
-        if getattr(cfg, key) != value or (key == "arch" and custom_net):
-            continue
-        for name in ignored:
-            if name in explicit:
-                raise DCLError(f"{name}={_show(getattr(cfg, name))} has no effect with {key} {value} (it does not read {name}); "
-                               f"leave it out")
-    for name in sorted(explicit & FIELD_READERS.keys()):
-        key, readers = FIELD_READERS[name]
-        value = getattr(cfg, key)
-        if value in readers or value not in BUILT_IN[key] or (key == "arch" and custom_net):
-            continue
-        raise DCLError(f"{name}={_show(getattr(cfg, name))} has no effect with {key} {value} (only {key} "
-                       f"{', '.join(readers)} read it); leave it out")
+    return Reals(count, lo, hi, hi_open)

@@ -4,7 +4,7 @@
     cfg = resolve_config(arch="fc", data="mnist", method="dcl", epochs=5)
     summary = train(cfg, out="runs/fc-mnist")       # checkpoint.pt, metrics, summary.json, ...
 
-Each epoch: one pass of ``method.train_step`` over the training batches, the schedulers'
+Each epoch: one pass of ``method.update`` over the training batches, the schedulers'
 step, then test errors of the head and of every block's dictionary prediction (and validation
 errors with ``val_split``). The run is seeded (model init from ``cfg.seed``; data order and
 augmentation from ``(seed, epoch)``); ``checkpoint.pt`` is written atomically after every
@@ -120,22 +120,18 @@ def _train(cfg, out: Path | None, *, data_dir, resume, overwrite, progress, log,
         dataset = user_dataset(train_data, test_data, val_data,
                                num_classes=num_classes or (net.num_classes if net is not None else None), name=name)
         cfg = cfg.replace(data=name)
-    parallel = Parallel.start(cfg)
+    parallel = Parallel.start(cfg)  # one process: hooks that do nothing
     try:
-        if parallel is not None:
-            cfg = parallel.configure(cfg)
+        cfg = parallel.configure(cfg)
         run = build_run(cfg, data_dir, dataset, net)
-        if parallel is not None:
-            parallel.attach(run)
-            if not parallel.is_writer:
-                out, log, progress = None, None, False
+        parallel.attach(run)
+        if not parallel.is_writer:
+            out, log, progress = None, None, False
         result = _fit_run(run, out, state, path, progress, log, callbacks)
-        if parallel is not None:
-            parallel.barrier()  # no rank returns before rank 0 has written the run folder
+        parallel.barrier()  # no rank returns before rank 0 has written the run folder
         return result
     finally:
-        if parallel is not None:
-            parallel.close()
+        parallel.close()
 
 
 def _fit_run(run: Run, out: Path | None, state, path, progress, log, callbacks) -> dict[str, Any]:
@@ -188,28 +184,23 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, partial: EpochStats
                                                               "`dcl train --config` reads it back"))
     cbs.on_train_start(run)
     guard = FiniteLossGuard(run.device, out, hint=f"a lower lr than {cfg.lr:g} may help")
-    checked, run.method.check_inputs = run.method.check_inputs, False  # the loader's batches come from checked splits
-    try:
-        for epoch in range(start_epoch, cfg.epochs):
-            acc = partial if partial is not None else EpochStats()
-            partial = None
-            train_epoch(run, loader, epoch, acc, cbs, progress, guard)
-            if run.parallel is not None:  # every rank's losses and samples
-                acc.loss_sum, acc.block_sum, acc.samples, acc.seconds = run.parallel.reduce_epoch(
-                    acc.loss_sum, acc.block_sum, acc.samples, acc.seconds)
-            t_fit = time.perf_counter()
-            fitted = run.method.epoch_end() or {}  # a method that fits at the epoch's end (CaFo) reports its losses
-            acc.seconds += time.perf_counter() - t_fit  # that fit is training time too
-            t0 = time.perf_counter()
-            record = epoch_record(run, epoch, acc, progress)
-            record.update({k: fitted[k] for k in ("train_loss", "block_losses") if k in fitted})
-            record["seconds"] = acc.seconds + time.perf_counter() - t0
-            run.history.append(record)
-            if out is not None:
-                write_epoch_files(run, out, record)
-            cbs.on_epoch_end(run, record)
-    finally:
-        run.method.check_inputs = checked
+    for epoch in range(start_epoch, cfg.epochs):
+        acc = partial if partial is not None else EpochStats()
+        partial = None
+        train_epoch(run, loader, epoch, acc, cbs, progress, guard)
+        acc.loss_sum, acc.block_sum, acc.samples, acc.seconds = run.parallel.reduce_epoch(  # over every rank
+            acc.loss_sum, acc.block_sum, acc.samples, acc.seconds)
+        t_fit = time.perf_counter()
+        fitted = run.method.epoch_end() or {}  # a method that fits at the epoch's end (CaFo) reports its losses
+        acc.seconds += time.perf_counter() - t_fit  # that fit is training time too
+        t0 = time.perf_counter()
+        record = epoch_record(run, epoch, acc, progress)
+        record.update({k: fitted[k] for k in ("train_loss", "block_losses") if k in fitted})
+        record["seconds"] = acc.seconds + time.perf_counter() - t0
+        run.history.append(record)
+        if out is not None:
+            write_epoch_files(run, out, record)
+        cbs.on_epoch_end(run, record)
     result = summary(run)
     if out is not None:
         write_json(out / "summary.json", result)
@@ -219,7 +210,8 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, partial: EpochStats
 
 def train_epoch(run: Run, loader, epoch: int, acc: EpochStats, cbs: Callback, progress: bool,
                 guard: FiniteLossGuard | None = None) -> None:
-    """One pass of ``method.train_step``; the first ``acc.steps`` batches were trained before the
+    """One pass of ``method.update`` (the loader's batches come from checked splits, so they
+    skip ``train_step``'s check); the first ``acc.steps`` batches were trained before the
     step checkpoint this run resumed from, so they are drawn (the data order and augmentation
     stay the same) but not trained on. ``guard`` stops the run at a NaN or infinite loss."""
     cfg, method = run.cfg, run.method
@@ -233,7 +225,7 @@ def train_epoch(run: Run, loader, epoch: int, acc: EpochStats, cbs: Callback, pr
     for k, (x, y) in enumerate(loader):
         if k < done:
             continue
-        stats = method.train_step(x, y)
+        stats = method.update(x, y)
         if guard is not None:
             guard.check(stats, epoch + 1, acc.steps + 1)
         acc.add(stats, int(y.shape[0]))

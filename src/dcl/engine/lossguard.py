@@ -3,7 +3,7 @@
 A learning rate that is far too high (or a temperature far too low, or bad data) drives the
 weights to inf and the losses to NaN; training on would only overwrite the last good
 checkpoint with NaN weights. :class:`FiniteLossGuard` looks at the detached losses that every
-``train_step`` returns anyway (``"block_losses" (L-1,)``, then ``"loss"``) and raises a one-line
+``update`` returns anyway (``"block_losses" (L-1,)``, then ``"loss"``) and raises a one-line
 DCLError naming the epoch, the step and the first block whose loss is NaN or infinite.
 
 Cost: one ``isfinite(...).all()`` over L values per step. On the CPU it is read at once; on an

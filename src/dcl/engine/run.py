@@ -1,7 +1,7 @@
 """A run: the dataset, the network and the method built from a config, on a device.
 
     run = build_run(cfg)                 # names checked, data loaded, seeded, built
-    run.method.train_step(x, y)          # one update
+    run.method.train_step(x, y)          # one update (the batch checked)
     evaluate_run(run, "test")            # errors of every prediction mode
     eval_error(run, "block:2")           # one mode: head | block:N | ensemble (p) | the method's own
     ensemble_errors_over_p(run)          # [(p, ensemble error %)] for p = 0..10 (Fig. III)
@@ -26,7 +26,7 @@ from ..evaluate import Scores, check_prediction, collect_scores, errors, predict
 from ..methods import METHODS, Method, build_method
 from ..models import ARCHS, LocalNet, build_model, count_params
 from ..optim import compile_network
-from ..parallel import Parallel
+from ..parallel import SingleProcess
 
 
 @dataclass
@@ -43,7 +43,8 @@ class Run:
     custom_net: bool = False                # a user's network (dcl.load needs it passed again)
     out: Path | None = None                 # the run folder while fit() runs
     provenance: dict[str, Any] = field(default_factory=dict)
-    parallel: Parallel | None = None        # this rank's part of a torchrun run (dcl.parallel), else None
+    #: this process's hooks (dcl.parallel): one rank of a torchrun run, or the one process's, which do nothing
+    parallel: SingleProcess = field(default_factory=SingleProcess)
 
     @property
     def params(self) -> int:
@@ -60,13 +61,10 @@ class Run:
             loader = DeviceLoader(split, self.dataset.spec, self.device, c.limit_train_batches if train else None,
                                   c.channels_last)
         else:
-            limited = dict(class_limited_epochs=c.class_limited_epochs,
-                           class_limited_seeds=c.class_limited_seeds) if train else {}
+            limited = self.method.train_loader_options() if train else {}  # e.g. N&E's class-limited batches
             loader = BatchLoader(split, self.dataset.spec, batch_size, train=train, device=self.device,
                                  augment=c.augment, seed=c.seed, limit_batches=c.limit_train_batches if train else None,
                                  channels_last=c.channels_last, **limited)
-        if self.parallel is None:
-            return loader
         return self.parallel.train_loader(loader) if train else self.parallel.eval_loader(loader)
 
     def train_loader(self):
@@ -120,9 +118,7 @@ def evaluate_run(run: Run, split: str = "test", progress: bool = False) -> dict[
     loader = run.eval_loader(split)
     bar = tqdm(loader, desc=f"eval {split}", disable=not progress, leave=False, dynamic_ncols=True)
     scores = collect_scores(run.net, run.method, bar)
-    if run.parallel is not None:  # every rank scored its part
-        scores = run.parallel.gather_scores(run, scores)
-    return errors(scores)
+    return errors(run.parallel.gather_scores(run, scores))  # every rank scored its part
 
 
 

@@ -101,7 +101,10 @@ def resume_config(saved: dict[str, Any], given: dict[str, Any] | TrainConfig | N
     if isinstance(given, TrainConfig):
         # None in the given config means "let the engine choose" (e.g. stage_split): whatever
         # the run chose then is kept, not a change
-        changes = {k: v for k, v in given.to_dict().items() if v is not None and v != getattr(base, k)}
+        # (options the saved run does not hold, e.g. fc's width for a run of the user's network, are not its)
+        saved_fields = base.to_dict()
+        changes = {k: v for k, v in given.to_dict().items()
+                   if v is not None and k in saved_fields and v != saved_fields[k]}
     else:
         asked = coerce_overrides(base, given)  # unknown fields and bad values are errors here too
         changes = {k: getattr(asked, k) for k in (g.replace("-", "_") for g in given)

@@ -5,10 +5,14 @@ import pkgutil
 
 from .base import METHODS, Method
 from .local import LocalMethod
+from ..plugins import load_entry_points
 
 for _m in sorted(m.name for m in pkgutil.iter_modules(__path__)):
     if _m not in ("base", "local"):
         importlib.import_module(f"{__name__}.{_m}")
+
+
+load_entry_points()  # installed packages' methods (entry-point group "dcl.methods")
 
 
 def build_method(net, cfg, device="cpu", data=None) -> Method:

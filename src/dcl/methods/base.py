@@ -8,6 +8,9 @@ Methods are registered in :data:`METHODS` by name: ``METHODS.register("name", Cl
 
 Contract for a new method (one new file in this package):
 
+* it implements :meth:`Method.build` and :meth:`Method.update` (one update on a batch); callers
+  train through :meth:`Method.train_step`, which checks the batch and then calls ``update``
+  (defined once, here; a method does not override it);
 * every parameter update goes through :meth:`Method.optimizer_step` (the data-parallel runner
   averages gradients there, and clipping lives there);
 * prediction at test time goes through :meth:`Method.predict_batch`: the default runs the
@@ -19,7 +22,6 @@ Contract for a new method (one new file in this package):
 """
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable
 
 import torch
@@ -37,7 +39,8 @@ METHODS: Registry = Registry("method")
 
 
 class Method:
-    """Base class. Subclasses set ``name`` and implement :meth:`build` and :meth:`train_step`."""
+    """Base class. Subclasses set ``name`` and implement :meth:`build` and :meth:`update`;
+    callers train with :meth:`train_step` (the batch checked, then :meth:`update`)."""
 
     #: does this method train a label dictionary that gives layer-wise predictions (Eq. 3)?
     layerwise = False
@@ -55,26 +58,14 @@ class Method:
     supports_micro_batches = False
     #: M when ``cfg.micro_batches`` is None
     default_micro_batches = 1
-    #: does the method train in :meth:`epoch_end`, after ``train_step`` collected the batches
+    #: does the method train in :meth:`epoch_end`, after :meth:`update` collected the batches
     #: (CaFo's fit)? Then a step's time does not predict an epoch's (``dcl reproduce --dry-run``)
     trains_at_epoch_end = False
-    #: check every ``train_step``'s batch (shape, dtype, label range) before it runs; the engine
-    #: turns it off for its own batches, which come from checked splits
+    #: the method's own hyperparameters (:class:`dcl.config.Option`), read as ``self.cfg.NAME``
+    options: tuple = ()
+    #: does :meth:`train_step` check its batch (shape, dtype, label range) before the update? (The
+    #: engine calls :meth:`update` directly: its batches come from checked splits.)
     check_inputs: bool = True
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Every method's own ``train_step`` is wrapped in :meth:`check_batch` (one check per
-        call at the public boundary, nothing inside the step's loops)."""
-        super().__init_subclass__(**kwargs)
-        step = cls.__dict__.get("train_step")
-        if step is not None and not getattr(step, "_checks_batch", False):
-            @functools.wraps(step)
-            def train_step(self, x, y, *args, **kw):
-                if self.check_inputs:
-                    self.check_batch(x, y)
-                return step(self, x, y, *args, **kw)
-            train_step._checks_batch = True  # type: ignore[attr-defined]
-            cls.train_step = train_step
 
     def check_batch(self, x: Tensor, y: Tensor) -> None:
         """``x`` must be a float tensor ``(B, *net.in_shape)`` on the method's device and ``y``
@@ -98,6 +89,15 @@ class Method:
             raise DCLError(f"a training batch of {x.shape[0]} sample is too small: the network's BatchNorm "
                            f"layers need 2 or more")
         check_labels(y, x.shape[0], self.net.num_classes, "y (the labels)")
+
+    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """One update on a batch ``x (B, *net.in_shape)``, ``y (B,)``: the public entry. Checks
+        the batch (:meth:`check_batch`, when :attr:`check_inputs`), then runs :meth:`update` and
+        returns its losses. Defined here once; a method implements :meth:`update`, not this."""
+        if self.check_inputs:
+            self.check_batch(x, y)
+        return self.update(x, y)
+
     #: set by the data-parallel runner (:mod:`dcl.parallel.gradients`): averages ``opt``'s
     #: gradients across replicas; None in one process
     gradient_sync: Callable[[torch.optim.Optimizer], None] | None = None
@@ -126,10 +126,27 @@ class Method:
         """Create ``self.aux`` and call :meth:`add_optimizer` for every optimizer."""
         raise NotImplementedError
 
-    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
-        """One update on a batch ``x (B, C, H, W)``, ``y (B,)``. Returns detached loss tensors:
-        ``"loss"`` (the head's cross-entropy) and, for local methods, ``"block_losses" (L-1,)``."""
+    def update(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """One update on a valid batch ``x (B, *net.in_shape)``, ``y (B,)`` (unchecked: callers
+        go through :meth:`train_step`). Returns detached loss tensors: ``"loss"`` (the head's
+        cross-entropy, ``()``) and, for local methods, ``"block_losses" (L-1,)``."""
         raise NotImplementedError
+
+    @classmethod
+    def config_for_stages(cls, cfg):
+        """``cfg`` as this method runs it when its blocks are split over pipeline stages
+        (``cfg.stages > 1``); unchanged unless the method must rewire something (adaptive DCL)."""
+        return cfg
+
+    def block_owned_params(self) -> list[tuple[nn.Parameter, int]]:
+        """``(parameter, block index)``: parameters that only block ``i``'s step updates but other
+        blocks read (DCL-O's dictionary); a pipeline broadcasts them from that block's stage."""
+        return []
+
+    def train_loader_options(self) -> dict[str, Any]:
+        """Keyword arguments for the training :class:`~dcl.data.BatchLoader` that this method's
+        recipe needs (e.g. N&E's class-limited batches); none by default."""
+        return {}
 
     def block_logits(self, i: int, h: Tensor) -> Tensor | None:
         """Layer-wise prediction scores ``(B, Z)`` of block ``i`` from its feature (the tensor

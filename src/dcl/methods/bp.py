@@ -1,7 +1,7 @@
 """Backpropagation: the same network trained end to end with one cross-entropy loss at the head.
 
 ``bp`` runs each batch whole. Its memory savers (``bp-accum``, ``bp-ckpt``: methods/bp_savers.py)
-reuse :meth:`Backprop.train_step`, which splits the batch into ``micro_batches`` when they allow it.
+reuse :meth:`Backprop.update`, which splits the batch into ``micro_batches`` when they allow it.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class Backprop(Method):
         """The network's forward pass ``(B, ...) -> (B, Z)`` (``bp-ckpt`` checkpoints it)."""
         return self.net(x)
 
-    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    def update(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         total = None
         for xm, ym, weight in self.split_batch(x, y):  # one part unless micro_batches > 1
             with autocast(self.cfg, self.device):

@@ -10,7 +10,7 @@ WHOLE training set, independently of the others, by
 * ``cafo_solver=mse``: the closed form W = (F^T F)^-1 F^T Y (a linear solve in float64,
   least squares where F^T F is singular), from F^T F and F^T Y summed over the data.
 
-How it runs under the engine (one SGD step per batch does not fit): ``train_step`` only
+How it runs under the engine (one SGD step per batch does not fit): ``update`` only
 collects the epoch's batches; ``epoch_end`` (called by the engine after the last batch, before
 evaluation) fits: (1) BatchNorm statistics of every block from the whole training set, block
 by block (exact mean and biased variance, as the authors' one-batch pass computes them);
@@ -33,6 +33,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from ..config.options import Option
+from ..config.presets import register_preset
+from ..config.rules import BIG, choice, integer
 from ..errors import DCLError
 from ..evaluate import BatchPredictions
 from ..models.cafo import CaFoNet
@@ -40,8 +43,18 @@ from .base import METHODS, Method
 from .label_overlay import one_hot
 
 
+#: CaFo's own fields (Zhao et al. 2023)
+CAFO_OPTIONS = (
+    Option("cafo_solver", str, "ce", choice("ce", "mse"), "predictors: ce (full-batch gradient descent) | mse (closed form)"),
+    Option("cafo_steps", int, 5000, integer(0, BIG), "ce: full-batch gradient steps per epoch (lr = lr, ridge = weight_decay)"),
+    Option("cafo_bn_stats", str, "train", choice("train", "batch"),
+           "BatchNorm statistics: train (training set) | batch (each batch's own, the repo's test-set statistics)"),
+)
+
+
 class CaFo(Method):
     """CaFo: frozen random blocks, predictors fitted on the whole training set's features."""
+    options = CAFO_OPTIONS
 
     local = True
     layerwise = True
@@ -62,7 +75,7 @@ class CaFo(Method):
         self.pending: list[tuple[Tensor, Tensor]] = []
 
     # --- collecting ---------------------------------------------------------------------------
-    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    def update(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         """Keep the batch for the fit at the end of the epoch (nothing is trained here)."""
         self.pending.append((x.detach(), y.detach()))
         return {"loss": torch.zeros((), device=y.device)}
@@ -207,3 +220,15 @@ def solve_least_squares(gram: Tensor, cross: Tensor, max_condition: float = 1e12
 
 METHODS.register("cafo", CaFo,
                  description="CaFo (Zhao et al. 2023): frozen random blocks, per-block predictors fitted on all features")
+
+
+# --- recipes (paper Tables 1-2; REFERENCE-FL; docs/forward-learning.md): found as {method}-{arch}-{data} ---
+# CaFo (Zhao et al. 2023): frozen random blocks 32/128/512; each bias-free predictor from
+# all-ones by 5000 full-batch gradient steps of lr 0.01 on the training set's features (CE).
+# One epoch = one pass that collects the training set, then the predictors' fit.
+_CAFO = dict(arch="cafo", epochs=1, batch_size=1000, optimizer="sgd", lr=0.01, momentum=0.0, nesterov=False,
+             weight_decay=0.0, schedule="constant", channels=(32, 128, 512), augment=False,
+             cafo_solver="ce", cafo_steps=5000)
+for _d in ("mnist", "fashion-mnist", "cifar10", "cifar100"):
+    register_preset(f"cafo-cafo-{_d}", f"CaFo on 3 frozen random conv blocks, {_d}: CE predictors, 5000 full-batch "
+            f"steps of lr 0.01", **_CAFO, data=_d)

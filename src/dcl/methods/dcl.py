@@ -33,6 +33,8 @@ import re
 import torch
 from torch import Tensor, nn
 
+from ..config.options import Option
+from ..config.rules import BIG, choice, integer, optional, real, text
 from ..engine.checkpoint import load_checkpoint
 from ..errors import DCLError
 from ..losses import DictionaryContrastiveLoss
@@ -65,8 +67,26 @@ def resolve_dict_norm(cfg) -> float | None:
     return dictionary_row_norm(cfg.dict_norm_from)
 
 
+#: the dictionary loss's own fields (Eq. 2; App. H; Table 5; Fig. 4), read by every DCL variant
+DICTIONARY_OPTIONS = (
+    Option("dict_dim", int | None, None, optional(integer(1, BIG)), "C_D; None = the widest block (paper: max C_h^l)"),
+    Option("similarity", str, "dot", choice("dot", "cosine"), "dot | cosine (App. H)"),
+    Option("temperature", float | None, None, optional(real(0, None, lo_open=True)),
+           "None: 1.0 for dot, 0.07 for cosine"),
+    Option("dict_init", str, "normal", choice("normal", "orthogonal"), "normal (D^N / D^Z) | orthogonal (D^⊥)"),
+    Option("dict_norm", float | None, None, optional(real(0, None, lo_open=True)),
+           "rescale static dictionary rows to this L2 norm", excludes=("dict_norm_from",)),
+    Option("dict_norm_from", str | None, None, optional(text("a checkpoint file or run folder")),
+           "... or to the mean row norm of this checkpoint's dictionary (Fig. 4)"),
+    Option("adapter", str, "pool", choice("pool", "project"), "pool (pool_l) | project (f_P^l, Table 5)"),
+    Option("dict_update", str, "sequential", choice("sequential", "accumulate"),
+           "sequential (authors: after each block) | accumulate"),
+)
+
+
 class DCL(LocalMethod):
     """DCL with an adaptive label-embedding dictionary D^Z (paper §4.2)."""
+    options = DICTIONARY_OPTIONS
 
     layerwise = True
     supports_micro_batches = True  # L_dict and the head's cross-entropy are means over samples
@@ -120,6 +140,20 @@ class DCL(LocalMethod):
             params.append(self.dictionary_of(i).weight)
         return params
 
+    @classmethod
+    def config_for_stages(cls, cfg):
+        """Under ``--stages`` the adaptive dictionary cannot be stepped block after block (the
+        blocks run on different ranks at once): its gradients accumulate, one step per tick."""
+        if not cls.static and cls.dict_learners == "all" and cfg.dict_update == "sequential":
+            return cfg.replace(dict_update="accumulate")
+        return cfg
+
+    def block_owned_params(self) -> list[tuple[nn.Parameter, int]]:
+        """DCL-O: the last block's loss alone moves the dictionary; the others read it."""
+        if not self.static and self.dict_learners == "last" and self.shared_optimizer is None:
+            return [(self.dictionary.weight, len(self.net.blocks) - 1)]
+        return []
+
     def shared_params(self) -> list[nn.Parameter]:
         if self.static or self.cfg.dict_update != "accumulate":
             return []
@@ -169,6 +203,11 @@ class DCLLD(DCL):
     (``dict_dim`` is ignored; ``adapter=project`` is refused). Each is in its own block's
     optimizer only, so ``dict_update`` makes no difference: each takes one step per batch.
     """
+    options = tuple(o for o in DICTIONARY_OPTIONS if o.name != "dict_dim")  # one dictionary per block width
+
+    @classmethod
+    def config_for_stages(cls, cfg):
+        return cfg  # each dictionary lives on its block's stage: nothing to rewire
 
     def build_aux(self) -> None:
         cfg = self.cfg

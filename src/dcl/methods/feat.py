@@ -13,13 +13,25 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ..config.options import Option
+from ..config.rules import choice, real
 from ..losses.supcon import pooled_features, supcon_loss
 from .base import METHODS
 from .local import LocalMethod
 
 
+#: the supervised contrastive loss's own fields (Eq. 1), read by feat, ll-cont and ll-contrec
+SUPCON_OPTIONS = (
+    Option("contrast_temperature", float, 0.07, real(0, None, lo_open=True),
+           "tau of the supervised contrastive loss (feat, ll-cont, ll-contrec)"),
+    Option("supcon_average", str, "anchor", choice("anchor", "pairs"),
+           "anchor (per-anchor mean, InfoPro / authors) | pairs (Eq. 1 as printed)"),
+)
+
+
 class Feat(LocalMethod):
     """L_feat on every block output (no auxiliary network)."""
+    options = SUPCON_OPTIONS
 
     def block_loss(self, i: int, h: Tensor, y: Tensor) -> Tensor:
         return supcon_loss(pooled_features(h), y, self.cfg.contrast_temperature, self.cfg.supcon_average)

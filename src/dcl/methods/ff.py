@@ -35,6 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..config.options import Option
+from ..config.presets import register_preset
+from ..config.rules import choice, optional, real
 from ..errors import DCLError
 from ..evaluate import BatchPredictions
 from ..losses import ff_loss, goodness
@@ -45,8 +48,24 @@ from .label_overlay import (hard_wrong_labels, neutral_code, one_hot, overlay, p
 from .local import LocalMethod
 
 
+#: Forward-Forward's own fields (REFERENCE-FL; docs/forward-learning.md), also read by SymBa
+FF_OPTIONS = (
+    Option("ff_goodness", str, "mean", choice("mean", "sum"),
+           "goodness G of a layer: mean (mean_j h_j^2, mpezeshki) | sum (sum_j h_j^2, loeweX)"),
+    Option("ff_threshold", float | None, None, optional(real(0, None, lo_open=True)),
+           "theta; None = the layer's unit count for sum (loeweX), 2.0 for mean (mpezeshki)"),
+    Option("ff_norm", str, "rms", choice("rms", "none"),
+           "between layers: rms (h / RMS(h), Hinton) | none (the network's own, e.g. fc's LayerNorm)"),
+    Option("ff_negatives", str, "random", choice("random", "hard"),
+           "wrong label of a negative: random (uniform, never the true one) | hard (from the neutral head)"),
+    Option("ff_score_layers", str, "all", choice("all", "skip-first"),
+           "goodness inference sums: all layers | skip-first (Hinton: all but the first hidden layer)"),
+)
+
+
 class ForwardForward(LocalMethod):
     """Forward-Forward: label overlay, goodness above / below a threshold per layer."""
+    options = FF_OPTIONS
 
     layerwise = True
     feature_tap = "act"
@@ -109,14 +128,14 @@ class ForwardForward(LocalMethod):
         return self.net.head(self.normalize(h)), h
 
     # --- training -------------------------------------------------------------------------
-    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    def update(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         b, z = y.shape[0], self.net.num_classes
         y_neg = self.negatives(x, y)
         codes = torch.cat([one_hot(y, z, x.dtype), one_hot(y_neg, z, x.dtype), neutral_code(b, z, x.device, x.dtype)])
         h = self.labelled(torch.cat([x, x, x]), codes)
         block_losses = []
-        for i, (block, opt) in enumerate(zip(self.net.blocks, self.block_opts)):
-            h, loss = self._block_step(i, block, opt, self.normalize(h), y)
+        for i in range(len(self.net.blocks)):
+            h, loss = self.block_step(i, self.normalize(h), y)
             block_losses.append(loss)
         with autocast(self.cfg, self.device):
             loss = F.cross_entropy(self.net.head(self.normalize(h[2 * b:])), y)
@@ -146,3 +165,14 @@ class ForwardForward(LocalMethod):
 
 METHODS.register("ff", ForwardForward,
                  description="Forward-Forward (Hinton 2022): label overlay, goodness above/below a threshold per layer")
+
+
+# --- recipes (paper Tables 1-2; REFERENCE-FL; docs/forward-learning.md): found as {method}-{arch}-{data} ---
+# FF, SymBa on the FC net (Table VI; the paper quotes their authors' errors, with no recipe for it):
+# loeweX's FF schedule (batch 100, 100 epochs, lr cooled in the second half), AdamW 1e-3, wd 3e-4.
+_FF = dict(arch="fc", batch_size=100, epochs=100, optimizer="adamw", lr=1e-3, weight_decay=3e-4,
+           schedule="multistep", milestones=(50, 75, 90), gamma=0.5, augment=False)
+for _m, _what in (("ff", "Forward-Forward (mean goodness, theta 2)"), ("symba", "SymBa (alpha 4)")):
+    for _d, _w in (("mnist", 1024), ("fashion-mnist", 1024), ("cifar10", 3072), ("cifar100", 3072)):
+        register_preset(f"{_m}-fc-{_d}", f"{_what} on the FC net, {_d}: D={_w}, batch 100, AdamW 1e-3, 100 ep; "
+                f"goodness inference + neutral-label head", **_FF, width=_w, data=_d)

@@ -26,7 +26,8 @@ from torch import Tensor, nn
 from ..losses.feedback import LabelProjection, LinearFA, binary_code_loss, binary_code_scores, binary_code_targets
 from ..losses.similarity import similarity_matching_loss, similarity_matrix
 from .base import METHODS
-from .ll_aux import aux_input, aux_input_width, pool_map, std_reduce, zero_output_layer
+from .ll_aux import (AUX_DIM, CLASS_LIMITED, LL_BETA, PROJ_DIM, ZERO_HEAD, aux_input, aux_input_width,
+                     class_limited_loader, pool_map, std_reduce, zero_output_layer)
 from .local import LocalMethod
 
 DEFAULT_BPF_BETA = 0.01
@@ -37,6 +38,10 @@ class LLBpf(LocalMethod):
 
     feature_tap = "act"
     layerwise = True
+    options = (AUX_DIM, PROJ_DIM, LL_BETA, ZERO_HEAD) + CLASS_LIMITED
+
+    def train_loader_options(self) -> dict:
+        return class_limited_loader(self.cfg)
 
     @property
     def beta(self) -> float:

@@ -22,10 +22,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..config.options import Option
+from ..config.rules import real
 from ..losses.reconstruction import ImageDecoder
 from ..losses.supcon import supcon_loss
 from .base import METHODS
-from .ll_aux import aux_input, aux_input_width
+from .feat import SUPCON_OPTIONS
+from .ll_aux import AUX_DIM, PROJ_DIM, aux_input, aux_input_width
 from .local import LocalMethod
 
 
@@ -33,6 +36,7 @@ class LLCont(LocalMethod):
     """LL-cont: SupCon on a Linear(A', 128) projection of every block's pooled activation."""
 
     feature_tap = "act"
+    options = (AUX_DIM, PROJ_DIM) + SUPCON_OPTIONS
 
     def build_aux(self) -> None:
         self.shapes = self.net.tap_shapes(self.feature_tap)
@@ -53,6 +57,9 @@ class LLCont(LocalMethod):
 
 class LLContRec(LLCont):
     """LL-contrec: L_contrast and InfoPro's image reconstruction, weighted by depth (App. J.2.4)."""
+
+    options = LLCont.options + (Option("contrec_alpha", float, 1.0, real(0, None, lo_open=True),
+                                       "alpha*beta_l L_contrast + alpha*(1-beta_l) L_rec, beta_l = l/(L-1)"),)
 
     def build_aux(self) -> None:
         super().build_aux()
@@ -82,11 +89,11 @@ class LLContRec(LLCont):
             loss = loss + self.rec_weight(i) * self.aux.decoders[i].loss(h, self._image)
         return loss
 
-    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    def update(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         # the reconstruction target: the input batch back in [0, 1] pixels (the loader normalised it)
         self._image = (x.detach().float() * self.pixel_std + self.pixel_mean).clamp_(0.0, 1.0)
         try:
-            return super().train_step(x, y)
+            return super().update(x, y)
         finally:
             self._image = None
 

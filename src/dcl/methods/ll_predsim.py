@@ -27,7 +27,8 @@ from torch import Tensor, nn
 
 from ..losses.similarity import label_similarity, similarity_matching_loss
 from .base import METHODS
-from .ll_aux import aux_input, aux_input_width, std_reduce, zero_linear, zero_output_layer
+from .ll_aux import (AUX_DIM, CLASS_LIMITED, LL_BETA, ZERO_HEAD, aux_input, aux_input_width, class_limited_loader,
+                     std_reduce, zero_linear, zero_output_layer)
 from .local import LocalMethod
 
 DEFAULT_PREDSIM_BETA = 0.99
@@ -75,10 +76,11 @@ class NoklandEidnesLoss(LocalMethod):
         return DEFAULT_PREDSIM_BETA if self.cfg.ll_beta is None else float(self.cfg.ll_beta)
 
     def build_aux(self) -> None:
-        net, dim = self.net, self.cfg.aux_dim
+        net = self.net
         shapes = net.tap_shapes(self.feature_tap)
         self.aux = nn.Module()
         if self.uses_pred:
+            dim = self.cfg.aux_dim
             self.aux.pred = nn.ModuleList(zero_linear(nn.Linear(aux_input_width(s, dim), net.num_classes))
                                           for s in shapes)
         if self.uses_sim:
@@ -110,17 +112,27 @@ class NoklandEidnesLoss(LocalMethod):
 class LLPred(NoklandEidnesLoss):
     """LL-pred: a zero-initialised linear classifier on every block's pooled activation."""
 
+    options = (AUX_DIM, ZERO_HEAD)
+
 
 class LLSim(NoklandEidnesLoss):
     """LL-sim: similarity matching of every block's (conv + std) activation against the labels'."""
 
     uses_pred, uses_sim = False, True
+    options = (ZERO_HEAD,) + CLASS_LIMITED
+
+    def train_loader_options(self) -> dict:
+        return class_limited_loader(self.cfg)
 
 
 class LLPredSim(NoklandEidnesLoss):
     """LL-predsim: (1 - beta) L_pred + beta L_sim per block; output CE weighted by (1 - beta)."""
 
     uses_pred, uses_sim = True, True
+    options = (AUX_DIM, LL_BETA, ZERO_HEAD) + CLASS_LIMITED
+
+    def train_loader_options(self) -> dict:
+        return class_limited_loader(self.cfg)
 
 
 METHODS.register("ll-pred", LLPred, description="LL-pred (Nøkland & Eidnes): per-block linear classifier on the "

@@ -21,6 +21,12 @@ Lean by construction (docs/benchmarks.md measures each point):
 A subclass provides :meth:`block_loss` and the aux modules; :meth:`block_params` says which
 extra parameters (e.g. an adaptive dictionary) each block's optimizer also updates.
 
+The pipelined runner (:mod:`dcl.parallel`) cuts this loop between blocks through a public
+interface, and nothing else: :meth:`LocalMethod.block_step` ``(i, h, y)``,
+:meth:`LocalMethod.train_head` ``(h, y)``, and who owns what: :meth:`LocalMethod.block_optimizer`
+``(i)``, :attr:`LocalMethod.head_optimizer`, :attr:`LocalMethod.shared_optimizer` (over
+:meth:`LocalMethod.shared_params`).
+
 Micro-batches (``cfg.micro_batches`` = M > 1, for subclasses whose loss is a mean over samples,
 ``supports_micro_batches``), each part's loss weighted by its share, the summed gradients those
 of the whole batch:
@@ -43,6 +49,9 @@ from .base import Method
 
 
 class LocalMethod(Method):
+    """A method whose every block learns from its own local loss (module doc): one optimizer
+    per block, one for the head, one for the shared parameters (if any)."""
+
     local = True
 
     def build(self) -> None:
@@ -77,14 +86,35 @@ class LocalMethod(Method):
         else the block output) and labels ``y (B,)``; a scalar whose graph ends in block ``i``."""
         raise NotImplementedError
 
+    # --- the stage runner's interface (dcl.parallel cuts the loop between blocks) ---------------
+    def block_optimizer(self, i: int) -> torch.optim.Optimizer | None:
+        """The optimizer that block ``i``'s loss steps: block ``i``'s parameters plus its
+        :meth:`block_params` (e.g. DCL-LD's dictionary of block ``i``); None for a block with
+        nothing to train (DRTP's frozen blocks)."""
+        return self.block_opts[i]
+
+    @property
+    def head_optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer of the head f_L's parameters, stepped by :meth:`train_head`."""
+        return self.head_opt
+
+    @property
+    def shared_optimizer(self) -> torch.optim.Optimizer | None:
+        """The optimizer of :meth:`shared_params` (their gradients summed over all blocks' losses,
+        one step per batch after the blocks); None when the method shares nothing."""
+        return self.shared_opt
+
     # --- the loop ------------------------------------------------------------------------
-    def _block_step(self, i: int, block: nn.Module, opt: torch.optim.Optimizer, h: Tensor,
-                    y: Tensor) -> tuple[Tensor, Tensor]:
-        """Train block ``i`` on ``h`` (detached); return its detached output and loss.
+    def block_step(self, i: int, h: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Train block ``i`` on its input ``h (B, *block i's input shape)`` (detached: the
+        previous block's output, or the batch) and labels ``y (B,)``: forward, local loss,
+        backward, one step of :meth:`block_optimizer` ``(i)``. Returns block ``i``'s detached
+        output ``(B, *block i's output shape)`` and its detached loss ``()``.
 
         A function of its own so that the block's output, loss and graph are locals that
         die when it returns (nothing of block i is alive while block i+1 runs).
         """
+        opt = self.block_opts[i]
         opt.zero_grad(set_to_none=True)  # no-op unless something leaked a gradient into opt's params
         parts = self.split_batch(h, y)  # one part unless micro_batches > 1
         outs, total = [], None
@@ -105,16 +135,16 @@ class LocalMethod(Method):
     def blocks_independent(self) -> bool:
         """Does no block's loss read a parameter that another block's optimizer steps during the
         same batch? Then micro-batches may run through all blocks one after another (see
-        :meth:`_train_step_pipelined`) with the same update. False unless a subclass knows."""
+        :meth:`_update_pipelined`) with the same update. False unless a subclass knows."""
         return False
 
-    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    def update(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         if self.micro_batches > 1 and self.blocks_independent():
-            return self._train_step_pipelined(x, y)
+            return self._update_pipelined(x, y)
         h = x
         block_losses = []
-        for i, (block, opt) in enumerate(zip(self.net.blocks, self.block_opts)):
-            h, loss = self._block_step(i, block, opt, h, y)
+        for i in range(len(self.net.blocks)):
+            h, loss = self.block_step(i, h, y)
             block_losses.append(loss)
         if self.shared_opt is not None:
             self.optimizer_step(self.shared_opt)
@@ -122,9 +152,9 @@ class LocalMethod(Method):
         return {"loss": loss, "block_losses": torch.stack(block_losses)}
 
     def train_head(self, h: Tensor, y: Tensor) -> Tensor:
-        """Train the head f_L with cross-entropy on the last block's detached output ``h``;
-        return the detached loss. (The pipelined runner, :mod:`dcl.parallel`, calls it on the
-        last stage.)"""
+        """Train the head f_L with cross-entropy on the last block's detached output ``h (B, ...)``
+        and labels ``y (B,)``, one step of :attr:`head_optimizer`; return the detached loss
+        ``()``. (The pipelined runner, :mod:`dcl.parallel`, calls it on the last stage.)"""
         with autocast(self.cfg, self.device):
             loss = F.cross_entropy(self.net.head(h), y)
         self.head_opt.zero_grad(set_to_none=True)
@@ -133,11 +163,11 @@ class LocalMethod(Method):
         self.optimizer_step(self.head_opt)
         return loss.detach()
 
-    def _train_step_pipelined(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    def _update_pipelined(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         """Micro-batches for independent blocks: each part runs through every block and the head
         (each block's loss back-propagated at once, its graph freed, gradients adding up), then
         every optimizer steps once. Block l still sees block l-1's output from before its update,
-        as in :meth:`train_step`, so the update is the same; no whole-batch activation is ever
+        as in :meth:`update`, so the update is the same; no whole-batch activation is ever
         held, at the cost of holding every block's gradients until the steps."""
         opts = [*self.block_opts, self.head_opt] + ([self.shared_opt] if self.shared_opt is not None else [])
         for opt in opts:

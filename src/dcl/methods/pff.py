@@ -25,6 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..config.options import Option
+from ..config.presets import register_preset
+from ..config.rules import BIG, integer, real
 from ..errors import DCLError
 from ..evaluate import BatchPredictions
 from ..losses import pff_energy_loss
@@ -37,8 +40,23 @@ from .label_overlay import one_hot, wrong_labels
 INFERENCE_ROWS = 10_000
 
 
+#: PFF's own fields (Ororbia & Mali 2023); the circuit's (pff_group, pff_latent, ...) are the pff network's
+PFF_OPTIONS = (
+    Option("pff_steps", int, 12, integer(1, BIG), "K iterative steps (and updates) per batch"),
+    Option("pff_eval_steps", int, 7, integer(2, BIG), "inference: noise-free steps per label; energy averaged over the last 2"),
+    Option("pff_leak", float, 0.3, real(0, 1, hi_open=True), "z = (1 - leak) * phi(a) + leak * z'"),
+    Option("pff_threshold", float, 10.0, real(), "logit = theta - sum_j z_j^2 (low energy = positive)"),
+    Option("pff_label_scale", float, 5.0, real(0, None), "y_s = scale * one-hot"),
+    Option("pff_noise", float, 0.01, real(0, None), "std of the state noise epsilon in training"),
+    Option("pff_clip", float, 1.0, real(0, None, lo_open=True), "element-wise gradient clipping to [-clip, clip]"),
+    Option("pff_latent_lr", float, 0.025, real(0, None), "generative circuit: step size of z_g's gradient step"),
+    Option("pff_gen_noise", float, 0.025, real(0, None), "generative circuit: std of epsilon' added to the states it reads"),
+)
+
+
 class PFF(Method):
     """PFF: K recurrent steps per batch with a local update at each; lowest-energy inference."""
+    options = PFF_OPTIONS
 
     local = True
     layerwise = True
@@ -78,7 +96,7 @@ class PFF(Method):
         return z1, z2
 
     # --- training ---------------------------------------------------------------------------
-    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+    def update(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         cfg, net = self.cfg, self.net
         b, z = y.shape[0], net.num_classes
         pixels = net.pixels(x)                                   # (B, in) in [0, 1]
@@ -167,3 +185,13 @@ class PFF(Method):
 
 METHODS.register("pff", PFF,
                  description="PFF (Ororbia & Mali 2023): recurrent circuit, K local updates per batch, lowest energy")
+
+
+# --- recipes (paper Tables 1-2; REFERENCE-FL; docs/forward-learning.md): found as {method}-{arch}-{data} ---
+# PFF (Ororbia & Mali 2023): n = 2000, K = 12, Adam lr 2.5e-4 with clipping +-1, batch 500 (+500
+# negatives), 60 epochs (the authors keep the best dev model). Adam = AdamW with weight_decay 0.
+_PFF = dict(arch="pff", batch_size=500, epochs=60, optimizer="adamw", lr=2.5e-4, weight_decay=0.0,
+            schedule="constant", width=2000, augment=False)
+for _d in ("mnist", "fashion-mnist", "kmnist", "cifar10", "cifar100"):
+    register_preset(f"pff-pff-{_d}", f"PFF on its 2x2000 circuit, {_d}: K=12, Adam 2.5e-4, clip 1, batch 500, 60 ep",
+            **_PFF, data=_d)

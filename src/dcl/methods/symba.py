@@ -11,13 +11,19 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ..config.options import Option
+from ..config.rules import real
 from ..losses import symba_loss
 from .base import METHODS
 from .ff import ForwardForward
 
 
+SYMBA_ALPHA = Option("symba_alpha", float, 4.0, real(0, None, lo_open=True), "L = softplus(-alpha * (G_pos - G_neg))")
+
+
 class SymBa(ForwardForward):
     """SymBa: FF with the symmetric, threshold-free pairwise loss."""
+    options = ForwardForward.options + (SYMBA_ALPHA,)
 
     def pair_loss(self, g_pos: Tensor, g_neg: Tensor, a: Tensor) -> Tensor:
         return symba_loss(g_pos, g_neg, self.cfg.symba_alpha)

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from ..data.datasets import DatasetSpec
 from ..errors import DCLError
+from .layers import CHANNELS
 from .base import ARCHS, BlockSpec, LocalNet
 
 
@@ -66,7 +67,8 @@ class CaFoNet(LocalNet):
 
 
 @ARCHS.register("cafo", description="CaFo's net: frozen random conv blocks (channels, CaFo: 32,128,512) with a "
-                                    "bias-free linear predictor each (Zhao et al. 2023)")
+                                    "bias-free linear predictor each (Zhao et al. 2023)",
+                options=(CHANNELS,))
 def build_cafo(cfg, spec: DatasetSpec) -> CaFoNet:
     in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     channels = tuple(cfg.channels)

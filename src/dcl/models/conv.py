@@ -19,7 +19,7 @@ from torch import nn
 from ..data.datasets import DatasetSpec
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
-from .layers import Tap, make_dropout, make_norm_act
+from .layers import ACTIVATION, CHANNELS, DROPOUT_KIND, Tap, make_dropout, make_norm_act
 
 
 def conv_bn_relu(c_in: int, c_out: int, stride: int, *, dropout: float = 0.0, dropout_kind: str = "channel",
@@ -30,7 +30,8 @@ def conv_bn_relu(c_in: int, c_out: int, stride: int, *, dropout: float = 0.0, dr
                          Tap("act"), make_dropout(dropout, dropout_kind, lean))
 
 
-@ARCHS.register("conv", description="2-conv network (64, 256) + GAP + linear head; 3-conv with channels=64,256,512 (Table VI)")
+@ARCHS.register("conv", description="2-conv network (64, 256) + GAP + linear head; 3-conv with channels=64,256,512 (Table VI)",
+                options=(CHANNELS, ACTIVATION, DROPOUT_KIND))
 def build_conv(cfg, spec: DatasetSpec) -> LocalNet:
     in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     channels = tuple(cfg.channels)

@@ -30,10 +30,16 @@ from torch import nn
 
 from ..data.datasets import DatasetSpec
 from .base import ARCHS, BlockSpec, LocalNet
-from .layers import Tap, make_activation
+from ..config.options import Option
+from ..config.rules import choice, flag
+from .layers import ACTIVATIONS, WIDTH, Tap, make_activation
 
 #: (out channels, kernel, padding) of each conv layer, by input channels (repo: CONV_32_5_1_2,
 #: CONV_64_3_1_1_CONV_256_3_1_1)
+DRTP_ACTIVATION = Option("drtp_activation", str, "tanh", choice(*ACTIVATIONS),
+                         "drtp-fc / drtp-conv hidden activation: tanh | relu | leaky_relu")
+DRTP_FREEZE_CONV = Option("drtp_freeze_conv", bool, False, flag,
+                          "drtp-conv: conv layers stay at their random init (frozen random)")
 CONV_LAYERS = {1: ((32, 5, 2),), 3: ((64, 3, 1), (256, 3, 1))}
 
 
@@ -48,7 +54,8 @@ def head(width: int, num_classes: int, cfg) -> nn.Sequential:
     return nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(width, num_classes))
 
 
-@ARCHS.register("drtp-fc", description="DRTP's FC net: in-1000-1000-Z, tanh, dropout on FC inputs (width = D)")
+@ARCHS.register("drtp-fc", description="DRTP's FC net: in-1000-1000-Z, tanh, dropout on FC inputs (width = D)",
+                options=(WIDTH, DRTP_ACTIVATION))
 def build_drtp_fc(cfg, spec: DatasetSpec) -> LocalNet:
     in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     d = cfg.width
@@ -59,7 +66,8 @@ def build_drtp_fc(cfg, spec: DatasetSpec) -> LocalNet:
 
 
 @ARCHS.register("drtp-conv", description="DRTP's conv net: conv 32 5x5 (grey) or 64, 256 3x3 (colour), "
-                                         "+ FC 1000 + Z, tanh")
+                                         "+ FC 1000 + Z, tanh",
+                options=(WIDTH, DRTP_ACTIVATION, DRTP_FREEZE_CONV))
 def build_drtp_conv(cfg, spec: DatasetSpec) -> LocalNet:
     in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     c_in, h, w = in_shape

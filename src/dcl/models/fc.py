@@ -25,10 +25,11 @@ from ..data.datasets import DatasetSpec
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
 from .fused import LeanSequential
-from .layers import Tap, make_activation, make_dropout
+from .layers import ACTIVATION, HEAD_RELU, SEGMENTS, WIDTH, Tap, make_activation, make_dropout
 
 
-@ARCHS.register("fc", description="3-layer FC network, width D, flat outputs cut into K segments (Table VI)")
+@ARCHS.register("fc", description="3-layer FC network, width D, flat outputs cut into K segments (Table VI)",
+                options=(WIDTH, SEGMENTS, HEAD_RELU, ACTIVATION))
 def build_fc(cfg, spec: DatasetSpec) -> LocalNet:
     in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     d, k = cfg.width, cfg.segments

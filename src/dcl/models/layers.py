@@ -11,11 +11,28 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..config.rules import ACTIVATIONS, DROPOUT_KINDS
+from ..config.options import Option
+from ..config.rules import BIG, choice, flag, integer, integers
 from .bn_act import BatchNormAct1d, BatchNormAct2d
 from .lean import LeanDropout, LeanDropout2d, LeanMaxPool2d
 
-__all__ = ["LeanDropout", "LeanDropout2d", "LeanMaxPool2d", "Tap", "lean_dropouts_", "make_activation",
+#: hidden activations a network can be built with (``activation``)
+ACTIVATIONS = ("relu", "leaky_relu", "tanh")
+#: how conv blocks drop units (``dropout_kind``)
+DROPOUT_KINDS = ("channel", "element")
+
+# --- network options shared by several networks (each network lists the ones it reads) ------
+WIDTH = Option("width", int, 1024, integer(1, BIG), "hidden width D of the FC layers")
+CHANNELS = Option("channels", tuple[int, ...], (64, 256), integers(1, BIG, nonempty=True),
+                  "conv channels per block (stride 1, 2, 2, ...)")
+ACTIVATION = Option("activation", str, "relu", choice(*ACTIVATIONS),
+                    "hidden activation: relu | leaky_relu (N&E sim/predsim) | tanh")
+DROPOUT_KIND = Option("dropout_kind", str, "channel", choice(*DROPOUT_KINDS),
+                      "conv blocks: channel (Dropout2d, authors' VGG8B code) | element (Table VIII)")
+SEGMENTS = Option("segments", int, 8, integer(1, BIG), "K: a flat block's width D read as K segments of D/K")
+HEAD_RELU = Option("head_relu", bool, False, flag, "FC: ReLU on the logits, as the authors' code (Table VI has none)")
+
+__all__ = ["ACTIVATION", "CHANNELS", "DROPOUT_KIND", "HEAD_RELU", "SEGMENTS", "WIDTH", "LeanDropout", "LeanDropout2d", "LeanMaxPool2d", "Tap", "lean_dropouts_", "make_activation",
            "make_dropout", "make_maxpool", "make_norm_act"]
 
 

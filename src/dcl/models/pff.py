@@ -38,7 +38,10 @@ from torch import Tensor, nn
 
 from ..data.datasets import DatasetSpec
 from ..errors import DCLError
+from ..config.options import Option
+from ..config.rules import BIG, flag, integer
 from .base import ARCHS, BlockSpec, LocalNet
+from .layers import WIDTH
 
 
 def unit_norm(v: Tensor, eps: float = 1e-8) -> Tensor:
@@ -164,8 +167,15 @@ class PFFNet(LocalNet):
         return self.blocks[0].inputs(x).flatten(1)
 
 
+PFF_GROUP = Option("pff_group", int, 10, integer(1, BIG), "PFF: lateral competition within groups of this many units")
+PFF_GENERATIVE = Option("pff_generative", bool, True, flag,
+                        "PFF: build and train the generative circuit (does not affect classification)")
+PFF_LATENT = Option("pff_latent", int, 20, integer(1, BIG), "PFF generative circuit: latent z_g size")
+
+
 @ARCHS.register("pff", description="PFF's circuit: 2 recurrent layers of width D with lateral competition, "
-                                   "a softmax head and the generative circuit (Ororbia & Mali 2023)")
+                                   "a softmax head and the generative circuit (Ororbia & Mali 2023)",
+                options=(WIDTH, PFF_GROUP, PFF_GENERATIVE, PFF_LATENT))
 def build_pff(cfg, spec: DatasetSpec) -> PFFNet:
     in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     n, n_in = cfg.width, math.prod(in_shape)

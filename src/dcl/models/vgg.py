@@ -37,7 +37,7 @@ from torch import nn
 from ..data.datasets import DatasetSpec
 from ..errors import DCLError
 from .base import ARCHS, BlockSpec, LocalNet
-from .layers import Tap, make_dropout, make_maxpool, make_norm_act
+from .layers import ACTIVATION, DROPOUT_KIND, Tap, make_dropout, make_maxpool, make_norm_act
 
 #: (channels, max-pool after the block) of conv blocks 1-6 (Table VIII)
 VGG8B_CONVS: tuple[tuple[int, bool], ...] = (
@@ -99,7 +99,8 @@ def vgg8b(in_shape: tuple[int, int, int], num_classes: int, *, dropout: float = 
 
 
 @ARCHS.register("vgg8b", description="VGG8B: 6 conv blocks + FC 1024 (2 segments of 512) + linear head; "
-                                     "28/32/96 px variants (Tables VIII, IX)")
+                                     "28/32/96 px variants (Tables VIII, IX)",
+                options=(ACTIVATION, DROPOUT_KIND))
 def build_vgg8b(cfg, spec: DatasetSpec) -> LocalNet:
     in_shape, num_classes = tuple(spec.in_shape), spec.num_classes
     return vgg8b(in_shape, num_classes, dropout=cfg.dropout, dropout_kind=cfg.dropout_kind,

@@ -16,12 +16,13 @@ Modules, one idea each:
 * :mod:`.stage`       the method as a replica or as one pipeline stage
 * :mod:`.state`       every stage's state gathered into one checkpoint
 * :mod:`.scores`      evaluation parts gathered from every rank
-* :mod:`.runtime`     the hooks the engine (:mod:`dcl.train`) calls
+* :mod:`.runtime`     the hooks the engine (:mod:`dcl.train`) calls; in one process they do nothing
+* :mod:`.standalone`  a ``--stages`` run's method built in one process (``dcl describe --stages``)
 * :mod:`.bench`, :mod:`.costmodel`   ``dcl bench --stages``; speed-up model for N devices
 """
 from .comm import PeerError
 from .mesh import launched
 from .plan import StagePlan, balanced_split
-from .runtime import Parallel
+from .runtime import Parallel, SingleProcess
 
-__all__ = ["Parallel", "PeerError", "StagePlan", "balanced_split", "launched"]
+__all__ = ["Parallel", "PeerError", "SingleProcess", "StagePlan", "balanced_split", "launched"]

@@ -4,8 +4,9 @@ without overlapping the gradient all-reduce with backward.
 
 For every stage count S the benchmark starts S local processes (gloo on CPUs, NCCL with one
 GPU each on CUDA), builds the network and method of the preset like ``dcl train`` with
-``--stages S``, and trains ``warmup + steps`` batches through the pipeline on one fixed random
-batch shaped like the dataset (no data files are read). Per stage, over the timed steps:
+``--stages S`` (:mod:`dcl.parallel.standalone`), and trains ``warmup + steps`` batches
+through the pipeline on one fixed random batch shaped like the dataset (no data files are
+read). Per stage, over the timed steps:
 
 * samples/s at the pipeline's end (the last stage: batches it finished per second x batch);
 * idle fraction: seconds waiting to receive, for a send slot, or for the dictionary sync,
@@ -17,8 +18,9 @@ batch shaped like the dataset (no data files are read). Per stage, over the time
   cores than one, so wall-clock speed-ups there are not speed-ups on S devices).
 
 The one-stage run also measures every block's step time (CPU time on CPUs:
-:func:`dcl.parallel.plan.block_costs`) and the activation size at every block boundary, and the two-stage run a link's latency and bandwidth (ping-pong between ranks
-0 and 1): :mod:`dcl.parallel.costmodel` turns them into the predicted speed-up on S devices.
+:func:`dcl.parallel.plan.block_costs`) and the activation size at every block boundary, and
+the two-stage run a link's latency and bandwidth (ping-pong between ranks 0 and 1):
+:mod:`dcl.parallel.costmodel` turns them into the predicted speed-up on S devices.
 """
 from __future__ import annotations
 
@@ -34,19 +36,16 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from ..config import resolve_config
-from ..data import DATASETS
 from ..errors import DCLError
-from ..methods import build_method
-from ..models import build_model
 from ..models.split import trace_shapes
 from .costmodel import Link, pipeline_speedup
-from .dictionaries import config_for_stages
 from .gradients import GradientAverager
 from .loaders import BatchSlot
 from .mesh import init_mesh
 from .plan import StagePlan, block_costs
 from .runtime import Parallel
 from .stage import StageMethod, check_stageable
+from .standalone import build_stage_method, stage_config
 from .transfer import ReceiveLoader
 
 
@@ -57,20 +56,17 @@ def _free_port() -> int:
 
 
 def _build(job: dict, stages: int, rank: int):
-    cfg = resolve_config(arch=job["arch"], data=job["data"], method=job["method"], batch_size=job["batch_size"],
-                         device=job["device"], stages=stages, **job["overrides"])
-    cfg = config_for_stages(cfg)
+    cfg = stage_config(arch=job["arch"], data=job["data"], method=job["method"], batch_size=job["batch_size"],
+                       device=job["device"], stages=stages, **job["overrides"])
     if cfg.device == "auto":
         cfg = cfg.replace(device="cuda" if torch.cuda.is_available() else "cpu")
     if cfg.device.startswith("cuda"):
         cfg = cfg.replace(device=f"cuda:{rank % torch.cuda.device_count()}")
-    spec = DATASETS.get(cfg.data)
-    torch.manual_seed(cfg.seed)
-    net = build_model(cfg, spec).to(cfg.device)
-    method = build_method(net, cfg, cfg.device, data=spec)
+    method = build_stage_method(cfg, cfg.device)
+    net = method.net
     g = torch.Generator().manual_seed(cfg.seed + 1)
-    x = torch.randn(cfg.batch_size, *spec.in_shape, generator=g).to(cfg.device)
-    y = torch.randint(0, spec.num_classes, (cfg.batch_size,), generator=g).to(cfg.device)
+    x = torch.randn(cfg.batch_size, *net.in_shape, generator=g).to(cfg.device)
+    y = torch.randint(0, net.num_classes, (cfg.batch_size,), generator=g).to(cfg.device)
     net.train()
     return cfg, method, x, y
 
@@ -142,7 +138,7 @@ def _stage_worker(rank: int, stages: int, port: int, job: dict, queue) -> None:
             if t == warmup:
                 mesh.stats.reset()
                 t0, c0 = _sync(cfg.device), time.process_time()
-            stage.train_step(h, yy)
+            stage.update(h, yy)
         wall, cpu = _sync(cfg.device) - t0, time.process_time() - c0
         s = mesh.stats
         out.update(wall=wall, cpu=cpu, waits=dict(s.waits), p2p_bytes=s.p2p_bytes, collective_bytes=s.collective_bytes,

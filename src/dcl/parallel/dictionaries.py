@@ -37,29 +37,21 @@ from torch import nn
 
 from ..errors import DCLError
 from ..methods import METHODS
-from ..methods.dcl import DCL, DCLLD
 from .comm import guard
 from .mesh import Mesh
 from .plan import StagePlan
 
 
 def config_for_stages(cfg):
-    """``cfg`` with ``dict_update=accumulate`` for adaptive ``dcl`` under stages (module doc)."""
-    if cfg.stages > 1 and cfg.dict_update == "sequential":
-        cls = METHODS.get(cfg.method)
-        if isinstance(cls, type) and issubclass(cls, DCL) and not issubclass(cls, DCLLD) \
-                and not cls.static and cls.dict_learners == "all":
-            return cfg.replace(dict_update="accumulate")
-    return cfg
+    """``cfg`` as its method runs it under ``--stages`` (``Method.config_for_stages``: adaptive
+    ``dcl`` accumulates its dictionary's gradients, module doc); unchanged in one stage."""
+    return METHODS.get(cfg.method).config_for_stages(cfg) if cfg.stages > 1 else cfg
 
 
 def broadcast_params(method, plan: StagePlan) -> list[tuple[nn.Parameter, int]]:
-    """``(parameter, owning stage)`` pairs that one stage updates and the others read:
-    DCL-O's dictionary, owned by the stage of the last block."""
-    if isinstance(method, DCL) and not method.static and method.dict_learners == "last" \
-            and method.shared_opt is None:
-        return [(method.dictionary.weight, plan.stage_of(len(method.net.blocks) - 1))]
-    return []
+    """``(parameter, owning stage)`` pairs that one stage updates and the others read
+    (``Method.block_owned_params``: DCL-O's dictionary, owned by the stage of the last block)."""
+    return [(p, plan.stage_of(i)) for p, i in method.block_owned_params()]
 
 
 def check_shared(method, plan: StagePlan) -> None:
@@ -67,9 +59,9 @@ def check_shared(method, plan: StagePlan) -> None:
     owner: dict[int, int] = {}
     names = {id(p): n for n, p in method.aux.named_parameters()}
     names.update({id(p): n for n, p in method.net.named_parameters()})
-    for i, opt in enumerate(method.block_opts):
-        s = plan.stage_of(i)
-        for g in opt.param_groups:
+    for i in range(len(method.net.blocks)):
+        s, opt = plan.stage_of(i), method.block_optimizer(i)
+        for g in opt.param_groups if opt is not None else ():
             for p in g["params"]:
                 if owner.setdefault(id(p), s) != s:
                     raise DCLError(f"{method.cfg.method}: parameter {names.get(id(p), '?')} is updated by blocks on "
@@ -84,7 +76,7 @@ class TickSync:
 
     def __init__(self, method, plan: StagePlan, mesh: Mesh):
         self.method, self.mesh = method, mesh
-        self.summed = method.shared_params() if method.shared_opt is not None else []
+        self.summed = method.shared_params() if method.shared_optimizer is not None else []
         self.broadcast = broadcast_params(method, plan)
         self.active = bool(self.summed or self.broadcast)
 
@@ -106,4 +98,4 @@ class TickSync:
                     self.mesh.stats.collective_bytes += p.numel() * p.element_size()
         self.mesh.stats.waited("dictionary", t0)
         if self.summed:
-            self.method.optimizer_step(self.method.shared_opt)  # DP replicas average inside
+            self.method.optimizer_step(self.method.shared_optimizer)  # DP replicas average inside

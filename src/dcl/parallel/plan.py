@@ -7,7 +7,8 @@ local loss, backward, optimizer step) on a random batch of the run's shape, take
 the method so the run itself is untouched; the head's step counts towards the last block,
 because the head lives on the last stage. ``cfg.stage_split`` fixes the split by hand.
 
-``dcl describe --stages S`` prints the costs and the split (:func:`split_report`).
+``dcl describe --stages S`` prints the costs and the split (:func:`split_report`,
+:func:`dcl.parallel.standalone.describe_split`).
 """
 from __future__ import annotations
 
@@ -93,9 +94,9 @@ def block_costs(method, batch_size: int, repeats: int = 2) -> list[float]:
         times: list[list[float]] = [[] for _ in net.blocks]
         for r in range(repeats + 1):  # the first round warms up
             h = x
-            for i, (block, opt) in enumerate(zip(m.net.blocks, m.block_opts)):
+            for i in range(len(m.net.blocks)):
                 t0 = _now(device)
-                h, _ = m._block_step(i, block, opt, h, y)
+                h, _ = m.block_step(i, h, y)
                 if i == len(net.blocks) - 1:
                     m.train_head(h, y)
                 if r:
@@ -132,27 +133,6 @@ def split_report(method, stages: int, batch_size: int) -> dict[str, Any]:
             "block_ms": [1e3 * c for c in costs], "stage_ms": [1e3 * c for c in stage_costs],
             "blocks": [[i + 1 for i in plan.blocks(s)] for s in range(stages)],
             "ideal_speedup": sum(costs) / max(stage_costs)}
-
-
-def describe_split(arch: str, data: str | None, method: str | None, stages: int, *, preset: str | None = None,
-                   **overrides: Any) -> dict[str, Any]:
-    """:func:`split_report` for a registry network under a method (``dcl describe --stages``),
-    at the run's batch size; no data is read and the global RNG is left untouched."""
-    from ..config import resolve_config
-    from ..data import DATASETS
-    from ..methods import build_method
-    from ..models import build_model
-    from .dictionaries import config_for_stages
-
-    cfg = config_for_stages(resolve_config(arch=arch, data=data, preset=preset, method=method, stages=stages,
-                                           **overrides))
-    spec = DATASETS.get(cfg.data)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        m = build_method(build_model(cfg, spec), cfg, data=spec)
-    from .stage import check_stageable
-    check_stageable(m)
-    return split_report(m, stages, cfg.batch_size)
 
 
 def format_split(r: dict[str, Any]) -> str:

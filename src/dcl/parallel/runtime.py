@@ -1,6 +1,9 @@
-"""The engine's view of a distributed run: the few hooks :mod:`dcl.train` calls.
+"""The engine's view of a run's processes: the few hooks :mod:`dcl.train` calls.
 
-    par = Parallel.start(cfg)          # None in a plain one-process run
+One code path for one process and many: a plain one-process run is the one-rank case, whose
+hooks (:class:`SingleProcess`) do nothing; :class:`Parallel` is one rank of a torchrun run.
+
+    par = Parallel.start(cfg)          # a SingleProcess in a plain one-process run
     cfg = par.configure(cfg)           # this rank's device; dcl's dictionary wiring under stages
     run = build_run(cfg, ...)          # every rank builds the whole network and method
     par.attach(run)                    # the stage split, gradient averaging, the rank's method
@@ -31,7 +34,48 @@ from .scores import gather_scores
 from .stage import ReplicaMethod, StageMethod, check_stageable
 
 
-class Parallel:
+class SingleProcess:
+    """The hooks of a plain one-process run (the one-rank case): each leaves what it gets as
+    it is. :class:`Parallel` implements them for one rank of many; ``Run.parallel`` holds one
+    of the two, never None."""
+
+    #: does this rank write the run folder and log? (The only rank does.)
+    is_writer = True
+
+    def configure(self, cfg):
+        """``cfg`` for this rank: unchanged."""
+        return cfg
+
+    def attach(self, run) -> None:
+        """Make ``run`` this rank's part: ``run.parallel = self``."""
+        run.parallel = self
+
+    def train_loader(self, loader):
+        """This rank's training batches ``(x (B, ...), y (B,))``: all of ``loader``'s."""
+        return loader
+
+    def eval_loader(self, loader):
+        """This rank's evaluation batches: all of ``loader``'s."""
+        return loader
+
+    def gather_scores(self, run, scores: Scores) -> Scores:
+        """Every rank's part of an evaluation, assembled: here ``scores`` is the whole."""
+        return scores
+
+    def reduce_epoch(self, loss_sum: Tensor | None, block_sum: Tensor | None, samples: int,
+                     seconds: float) -> tuple[Tensor | None, Tensor | None, int, float]:
+        """An epoch's sums over all ranks (head loss ``()``, block losses ``(L-1,)``, samples,
+        seconds): here this rank's, as they are."""
+        return loss_sum, block_sum, samples, seconds
+
+    def barrier(self) -> None:
+        """Wait for every rank: there is no other."""
+
+    def close(self) -> None:
+        """Leave the process group: there is none."""
+
+
+class Parallel(SingleProcess):
     """One rank's part in a data-parallel and/or pipelined run (module doc)."""
 
     def __init__(self, mesh: Mesh):
@@ -42,9 +86,11 @@ class Parallel:
         self.cfg = self.method = None
 
     @classmethod
-    def start(cls, cfg) -> "Parallel | None":
+    def start(cls, cfg) -> SingleProcess:
+        """This process's hooks: a :class:`Parallel` rank when launched as several ranks (or
+        ``cfg.stages > 1``, which needs them), else a :class:`SingleProcess`."""
         mesh = init_mesh(cfg)
-        return None if mesh is None else cls(mesh)
+        return SingleProcess() if mesh is None else cls(mesh)
 
     @property
     def is_writer(self) -> bool:

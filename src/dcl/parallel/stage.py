@@ -5,7 +5,7 @@
 statistics equal.
 
 :class:`StageMethod` is stage s of S of a :class:`~dcl.methods.local.LocalMethod`. Per batch
-(one *tick*) it runs the method's own block step (``LocalMethod._block_step``: forward,
+(one *tick*) it runs the method's own block step (``LocalMethod.block_step``: forward,
 local loss, backward, optimizer step) for each of its blocks, then sends the detached output
 and the labels to the next stage, which is already receiving (no gradient ever travels back);
 the last stage trains the head (``LocalMethod.train_head``). While stage s trains batch t,
@@ -53,7 +53,15 @@ class ReplicaMethod:
         return getattr(self.inner, name)
 
     def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
-        return self.weighted(self.inner.train_step(x, y))
+        """As :meth:`Method.train_step`: the batch checked (when ``check_inputs``, on the first
+        stage, whose input is a batch), then :meth:`update`."""
+        if self.inner.check_inputs and self.mesh.is_first:
+            self.inner.check_batch(x, y)
+        return self.update(x, y)
+
+    def update(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """The wrapped method's update on this replica's part ``x (b, ...)``, ``y (b,)``."""
+        return self.weighted(self.inner.update(x, y))
 
     def weighted(self, stats: dict[str, Tensor]) -> dict[str, Tensor]:
         """Losses scaled by this replica's share of the batch times R, so that the replicas'
@@ -77,7 +85,7 @@ def check_stageable(method: Method) -> None:
     if not isinstance(method, LocalMethod):
         raise DCLError(f"--stages needs a local method (every block trained by its own loss); {name!r} "
                        f"backpropagates through the whole network")
-    if type(method).train_step is not LocalMethod.train_step or type(method).predict_batch is not Method.predict_batch:
+    if type(method).update is not LocalMethod.update or type(method).predict_batch is not Method.predict_batch:
         raise DCLError(f"--stages runs the shared local loop (methods/local.py); {name!r} has its own training "
                        f"step or prediction, so it trains with data parallelism only (--stages 1)")
 
@@ -96,7 +104,7 @@ class StageMethod(ReplicaMethod):
         self.ticks = 0        # batches trained in this epoch
         self.filled = False   # this epoch's fill ticks are done
 
-    def train_step(self, h: Tensor, y: Tensor) -> dict[str, Tensor]:
+    def update(self, h: Tensor, y: Tensor) -> dict[str, Tensor]:
         """Train this stage's blocks on ``h`` (the batch, or the previous stage's output) and labels
         ``y (B,)``; send the output on. Returns the head's loss (0 before the last stage) and
         ``block_losses (L-1,)``, zero for other stages' blocks."""
@@ -105,7 +113,7 @@ class StageMethod(ReplicaMethod):
         t0 = time.perf_counter()
         block_losses = torch.zeros(len(m.net.blocks), device=m.device)
         for i in self.blocks:
-            h, block_losses[i] = m._block_step(i, m.net.blocks[i], m.block_opts[i], h, y)
+            h, block_losses[i] = m.block_step(i, h, y)
         if self.sender is not None:
             self.mesh.stats.compute_seconds += time.perf_counter() - t0
             self.sender.send(h, y, self.slot.n_global)

@@ -32,9 +32,10 @@ def owners(method, plan: StagePlan) -> tuple[dict[str, int], dict[str, int], lis
             net_owner[key] = plan.stage_of(int(key.split(".")[1]))
         elif key.startswith("head."):
             net_owner[key] = last
+    block_optimizers = [method.block_optimizer(i) for i in range(len(method.net.blocks))]
     param_stage = {}
-    for i, opt in enumerate(method.block_opts):
-        for g in opt.param_groups:
+    for i, opt in enumerate(block_optimizers):
+        for g in opt.param_groups if opt is not None else ():
             for p in g["params"]:
                 param_stage[id(p)] = plan.stage_of(i)
     aux_owner = {}
@@ -50,9 +51,9 @@ def owners(method, plan: StagePlan) -> tuple[dict[str, int], dict[str, int], lis
                 aux_owner[prefix + name] = stage
     opt_owner = []
     for opt in method.optimizers:
-        if any(opt is b for b in method.block_opts):
-            opt_owner.append(plan.stage_of(next(i for i, b in enumerate(method.block_opts) if b is opt)))
-        elif opt is method.head_opt:
+        if any(opt is b for b in block_optimizers):
+            opt_owner.append(plan.stage_of(next(i for i, b in enumerate(block_optimizers) if b is opt)))
+        elif opt is method.head_optimizer:
             opt_owner.append(last)
         else:
             opt_owner.append(0)

@@ -42,7 +42,7 @@ class Budget:
 
     def scale(self, cfg: TrainConfig) -> TrainConfig:
         """``cfg`` with its epochs and LR milestones scaled by the budget (schedule shape kept)."""
-        from ..config.rules import IGNORED_FIELDS
+        from ..config.field_rules import IGNORED_FIELDS
 
         epochs = self.epochs if self.epochs is not None else max(1, round(cfg.epochs * self.fraction))
         if epochs == cfg.epochs:
