@@ -170,9 +170,10 @@ METHODS.register("ff", ForwardForward,
 # --- recipes (paper Tables 1-2; REFERENCE-FL; docs/forward-learning.md): found as {method}-{arch}-{data} ---
 # FF, SymBa on the FC net (Table VI; the paper quotes their authors' errors, with no recipe for it):
 # loeweX's FF schedule (batch 100, 100 epochs, lr cooled in the second half), AdamW 1e-3, wd 3e-4.
-_FF = dict(arch="fc", batch_size=100, epochs=100, optimizer="adamw", lr=1e-3, weight_decay=3e-4,
-           schedule="multistep", milestones=(50, 75, 90), gamma=0.5, augment=False)
-for _m, _what in (("ff", "Forward-Forward (mean goodness, theta 2)"), ("symba", "SymBa (alpha 4)")):
-    for _d, _w in (("mnist", 1024), ("fashion-mnist", 1024), ("cifar10", 3072), ("cifar100", 3072)):
-        register_preset(f"{_m}-fc-{_d}", f"{_what} on the FC net, {_d}: D={_w}, batch 100, AdamW 1e-3, 100 ep; "
-                f"goodness inference + neutral-label head", **_FF, width=_w, data=_d)
+FF_FC_RECIPE = dict(arch="fc", batch_size=100, epochs=100, optimizer="adamw", lr=1e-3, weight_decay=3e-4,
+                    schedule="multistep", milestones=(50, 75, 90), gamma=0.5, augment=False)
+#: the FC width per dataset (Table VI's D)
+FC_WIDTHS = (("mnist", 1024), ("fashion-mnist", 1024), ("cifar10", 3072), ("cifar100", 3072))
+for _d, _w in FC_WIDTHS:
+    register_preset(f"ff-fc-{_d}", f"Forward-Forward (mean goodness, theta 2) on the FC net, {_d}: D={_w}, batch 100, "
+                    f"AdamW 1e-3, 100 ep; goodness inference + neutral-label head", **FF_FC_RECIPE, width=_w, data=_d)

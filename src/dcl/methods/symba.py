@@ -12,10 +12,11 @@ from __future__ import annotations
 from torch import Tensor
 
 from ..config.options import Option
+from ..config.presets import register_preset
 from ..config.rules import real
 from ..losses import symba_loss
 from .base import METHODS
-from .ff import ForwardForward
+from .ff import FC_WIDTHS, FF_FC_RECIPE, ForwardForward
 
 
 SYMBA_ALPHA = Option("symba_alpha", float, 4.0, real(0, None, lo_open=True), "L = softplus(-alpha * (G_pos - G_neg))")
@@ -31,3 +32,9 @@ class SymBa(ForwardForward):
 
 METHODS.register("symba", SymBa,
                  description="SymBa (Lee & Song 2023): FF's layers with the symmetric pairwise loss, alpha=4")
+
+
+# --- recipe: FF's schedule on the FC net (the paper quotes SymBa's own error, with no recipe for it)
+for _d, _w in FC_WIDTHS:
+    register_preset(f"symba-fc-{_d}", f"SymBa (alpha 4) on the FC net, {_d}: D={_w}, batch 100, AdamW 1e-3, 100 ep; "
+                    f"goodness inference + neutral-label head", **FF_FC_RECIPE, width=_w, data=_d)
