@@ -38,7 +38,7 @@ from .callbacks import Callback, CallbackList, Step, default_callbacks
 from .checkpoint import RESUME_KEYS, atomic_write_text, checkpoint_config, load_checkpoint, save_checkpoint, write_json
 from .lossguard import FiniteLossGuard
 from .run import Run, build_run, evaluate_run
-from .runfolder import prepare_out, provenance, resume_config
+from .runfolder import holds_run, prepare_out, provenance, resume_config
 from .lock import check_out_path, hold_run_folder
 from .state import EpochStats, checkpoint_state, model_state, restore, summary
 
@@ -80,7 +80,7 @@ def train(cfg: TrainConfig | dict[str, Any] | None = None, out: str | Path | Non
             raise DCLError("give data=(x, y, x_test, y_test) or train_data=/test_data=, not both")
         train_data, test_data = four_arrays(data)
     if out is not None:
-        out = check_out_path(out)  # one line for '', a file, a folder inside a file
+        out = check_out_path(out, make=False)  # one line for '', a file, a folder inside a file
     if resume:
         if out is None:
             raise DCLError("--resume needs --out DIR (the folder holding checkpoint.pt)")
@@ -97,7 +97,7 @@ def train(cfg: TrainConfig | dict[str, Any] | None = None, out: str | Path | Non
               callbacks=callbacks)
     if out is None or env_rank() != 0:  # no folder, or another rank of a torchrun run (rank 0 writes)
         return _train(cfg, out, **kw)
-    with hold_run_folder(out) as folder:
+    with hold_run_folder(out, keep_if=None if resume else holds_run) as folder:  # a failed start leaves nothing
         return _train(cfg, folder, **kw)
 
 
@@ -112,7 +112,7 @@ def _train(cfg, out: Path | None, *, data_dir, resume, overwrite, progress, log,
             cfg = config_for_stages(cfg)  # what the run derived from it under --stages is no change
         cfg = resume_config(state["config"], cfg, ignore=("arch",) if net is not None else ())
     elif out is not None and env_rank() == 0:
-        prepare_out(out, overwrite)
+        prepare_out(out, overwrite, remove=False)  # a run there without overwrite: refused before any work
     if train_data is not None or test_data is not None:
         if dataset is not None:
             raise DCLError("give dataset= or train_data=/test_data=, not both")
@@ -124,6 +124,8 @@ def _train(cfg, out: Path | None, *, data_dir, resume, overwrite, progress, log,
     try:
         cfg = parallel.configure(cfg)
         run = build_run(cfg, data_dir, dataset, net)
+        if not resume and out is not None and env_rank() == 0:
+            prepare_out(out, overwrite)  # an overwritten run goes only once the new one has data and network
         parallel.attach(run)
         if not parallel.is_writer:
             out, log, progress = None, None, False

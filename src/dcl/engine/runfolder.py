@@ -37,9 +37,10 @@ def holds_run(folder: Path) -> bool:
     return any((Path(folder) / m).exists() for m in RUN_MARKERS)
 
 
-def prepare_out(out: Path, overwrite: bool = False) -> None:
+def prepare_out(out: Path, overwrite: bool = False, remove: bool = True) -> None:
     """Make ``out`` ready for a new run: refuse a folder holding a run unless ``overwrite``,
-    which removes that run's files (and nothing else in the folder)."""
+    which removes that run's files (and nothing else in the folder); ``remove=False`` only
+    checks (the engine removes the old run once the new one has its data and network)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DCLError(f"--out {out} is a file, not a folder")
@@ -47,6 +48,8 @@ def prepare_out(out: Path, overwrite: bool = False) -> None:
         if not overwrite:
             raise DCLError(f"{out} already holds a run; pass --overwrite (overwrite=True) to replace it, "
                            f"--resume to continue it, or choose another --out")
+        if not remove:
+            return
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
         for name in RUN_DIRS:
