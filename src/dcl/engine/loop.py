@@ -16,7 +16,6 @@ and user hooks: :mod:`dcl.engine.callbacks`.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -40,12 +39,13 @@ from .lossguard import FiniteLossGuard
 from .run import Run, build_run, evaluate_run
 from .runfolder import holds_run, prepare_out, provenance, resume_config
 from .lock import check_out_path, hold_run_folder
-from .state import EpochStats, checkpoint_state, model_state, restore, summary
+from .state import EpochStats, batches_per_epoch, checkpoint_state, model_state, restore, summary
+from ..progress import Lines, watching
 
 
 def terminal_or_notebook() -> bool:
     """Progress bars when someone watches: a terminal, or a Jupyter kernel."""
-    return sys.stderr.isatty() or "ipykernel" in sys.modules
+    return watching()
 
 
 def train(cfg: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None, *, data_dir=None, resume: bool = False,
@@ -157,7 +157,8 @@ def _fit_run(run: Run, out: Path | None, state, path, progress, log, callbacks) 
 
 def start_line(run: Run, out: Path | None, start_epoch: int, partial: EpochStats | None) -> str:
     c = run.cfg
-    s = (f"dcl train: {c.arch} on {c.data} with {c.method} (preset {c.preset or '-'}), {c.epochs} epochs, "
+    own = f" ({c.method}'s own network)" if c.arch == type(run.method).own_arch else ""
+    s = (f"dcl train: {c.arch}{own} on {c.data} with {c.method} (preset {c.preset or '-'}), {c.epochs} epochs, "
          f"batch {c.batch_size}, lr {c.lr:g}, device {run.device}")
     if start_epoch or partial:
         s += f"; resuming after epoch {start_epoch}" + (f" + {partial.steps} steps" if partial else "")
@@ -180,6 +181,8 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, partial: EpochStats
     if getattr(loader, "__len__", None) is not None and len(loader) == 0:
         raise DCLError(f"no training batch: the training split has {len(run.dataset.train)} sample(s), fewer than "
                        f"one batch of {cfg.batch_size} (a last batch of 1 is dropped); lower batch_size")
+    full = batches_per_epoch(run.dataset.train, cfg.batch_size)
+    run.method.epoch_share = min(1.0, cfg.limit_train_batches / full) if cfg.limit_train_batches and full else 1.0
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "config.toml", config_to_toml(cfg, "the whole config of this run; "
@@ -189,7 +192,7 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, partial: EpochStats
     for epoch in range(start_epoch, cfg.epochs):
         acc = partial if partial is not None else EpochStats()
         partial = None
-        train_epoch(run, loader, epoch, acc, cbs, progress, guard)
+        train_epoch(run, loader, epoch, acc, cbs, progress, guard, log)
         acc.loss_sum, acc.block_sum, acc.samples, acc.seconds = run.parallel.reduce_epoch(  # over every rank
             acc.loss_sum, acc.block_sum, acc.samples, acc.seconds)
         t_fit = time.perf_counter()
@@ -211,11 +214,12 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, partial: EpochStats
 
 
 def train_epoch(run: Run, loader, epoch: int, acc: EpochStats, cbs: Callback, progress: bool,
-                guard: FiniteLossGuard | None = None) -> None:
+                guard: FiniteLossGuard | None = None, log: Callable[[str], None] | None = None) -> None:
     """One pass of ``method.update`` (the loader's batches come from checked splits, so they
     skip ``train_step``'s check); the first ``acc.steps`` batches were trained before the
     step checkpoint this run resumed from, so they are drawn (the data order and augmentation
-    stay the same) but not trained on. ``guard`` stops the run at a NaN or infinite loss."""
+    stay the same) but not trained on. ``guard`` stops the run at a NaN or infinite loss.
+    Without a bar, an epoch of over a minute says how far it is through ``log`` every minute."""
     cfg, method = run.cfg, run.method
     loader.set_epoch(epoch)
     run.net.train()
@@ -223,6 +227,7 @@ def train_epoch(run: Run, loader, epoch: int, acc: EpochStats, cbs: Callback, pr
     done = acc.steps
     bar = tqdm(total=n, initial=done, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                leave=False, dynamic_ncols=True)
+    lines = Lines(f"epoch {epoch + 1}/{cfg.epochs}, step", n, None if progress else log, done)
     t0 = time.perf_counter()
     for k, (x, y) in enumerate(loader):
         if k < done:
@@ -233,6 +238,7 @@ def train_epoch(run: Run, loader, epoch: int, acc: EpochStats, cbs: Callback, pr
         acc.add(stats, int(y.shape[0]))
         run.global_step += 1
         bar.update()
+        lines.tick()
         if progress and acc.steps % 10 == 0:
             bar.set_postfix(loss=f"{float(acc.loss_sum) / acc.steps:.4f}")
         cbs.on_step(run, Step(run.global_step, epoch + 1, acc.steps, n, int(y.shape[0]), stats))
