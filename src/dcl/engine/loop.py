@@ -24,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import TrainConfig, check_fields_used, validate_config
+from ..config.catalog import own_arch
 from ..config.files import config_to_toml
 from ..data import DATASETS, Dataset
 from ..data.user import four_arrays, user_dataset
@@ -157,7 +158,7 @@ def _fit_run(run: Run, out: Path | None, state, path, progress, log, callbacks) 
 
 def start_line(run: Run, out: Path | None, start_epoch: int, partial: EpochStats | None) -> str:
     c = run.cfg
-    own = f" ({c.method}'s own network)" if c.arch == type(run.method).own_arch else ""
+    own = f" ({c.method}'s own network)" if c.arch == own_arch(c.method) else ""
     s = (f"dcl train: {c.arch}{own} on {c.data} with {c.method} (preset {c.preset or '-'}), {c.epochs} epochs, "
          f"batch {c.batch_size}, lr {c.lr:g}, device {run.device}")
     if start_epoch or partial:

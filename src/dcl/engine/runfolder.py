@@ -14,6 +14,8 @@ whole config; ``dcl train --config`` reads it back) and ``summary.json``.
 """
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import subprocess
 import time
@@ -55,6 +57,24 @@ def prepare_out(out: Path, overwrite: bool = False, remove: bool = True) -> None
         for name in RUN_DIRS:
             shutil.rmtree(out / name, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
+
+
+def resume_command(out: str | Path, data_dir: str | Path | None = None, plugins: tuple[str, ...] = (),
+                   world_size: int | None = None) -> str | None:
+    """The command that continues the run in ``out`` (None when it holds no checkpoint yet):
+    ``dcl train --out OUT --resume`` with the data folder and plugins it was given, under
+    ``torchrun --nproc-per-node N`` when it ran as N processes (``world_size``, default
+    ``$WORLD_SIZE``)."""
+    if not (Path(out) / "checkpoint.pt").is_file():
+        return None
+    world = world_size if world_size is not None else int(os.environ.get("WORLD_SIZE", "1") or 1)
+    words = ["torchrun", "--nproc-per-node", str(world), "-m", "dcl"] if world > 1 else ["dcl"]
+    words += ["train", "--out", str(out), "--resume"]
+    if data_dir is not None:
+        words += ["--data-dir", str(data_dir)]
+    for p in plugins:
+        words += ["--plugin", str(p)]
+    return shlex.join(words)
 
 
 def auto_out(cfg: TrainConfig, root: str | Path = "runs") -> Path:
