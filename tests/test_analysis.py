@@ -222,7 +222,7 @@ def test_cli_errors_are_one_line(conv_dir, small_data_dir, tmp_path, capsys, mon
     monkeypatch.setattr(plotting.importlib, "import_module", no_matplotlib)
     assert main(["analyze", "layers", str(conv_dir), *d]) == 2
     msg = capsys.readouterr().err.strip()
-    assert msg.count("\n") == 0 and "pip install 'dcl[analysis]'" in msg
+    assert msg.count("\n") == 0 and "pip install 'dcl-local[analysis]'" in msg
 
 
 def test_mutual_info_on_flat_blocks_of_any_method(tmp_path, small_fmnist):
