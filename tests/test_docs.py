@@ -85,3 +85,21 @@ def test_the_readmes_figures_about_the_tests_are_what_the_tests_hold():
     assert "rtol 1e-5 and atol 1e-6" in text
     source = Path(test_parallel.__file__).read_text()
     assert "rtol=1e-5, atol=1e-6" in source
+
+
+#: the pages whose Python blocks a test runs as written: test_readme.py (README, experiments,
+#: datasets), test_split.py (architectures), test_plugins.py (own-method)
+RUN_BY_TESTS = {"README.md", "experiments.md", "datasets.md", "architectures.md", "own-method.md"}
+
+
+def test_every_python_block_runs_in_a_test_or_is_marked_a_long_job():
+    from test_readme import blocks
+    bad = []
+    for doc in DOCS:
+        for i, code in enumerate(blocks(doc, "python"), start=1):
+            if doc.name in RUN_BY_TESTS:
+                continue
+            first = code.lstrip().splitlines()[0] if code.strip() else ""
+            if not re.match(r"# long job: .*\b(min|minutes|hours?|h)\b", first + " " + code.lstrip()[:300]):
+                bad.append(f"{doc.name} block {i}: neither run by a test nor marked '# long job: <how long>'")
+    assert not bad, "\n".join(bad)
