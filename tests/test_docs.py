@@ -99,7 +99,9 @@ def test_every_python_block_runs_in_a_test_or_is_marked_a_long_job():
         for i, code in enumerate(blocks(doc, "python"), start=1):
             if doc.name in RUN_BY_TESTS:
                 continue
-            first = code.lstrip().splitlines()[0] if code.strip() else ""
-            if not re.match(r"# long job: .*\b(min|minutes|hours?|h)\b", first + " " + code.lstrip()[:300]):
+            lines = code.strip().splitlines()
+            comment = " ".join(line for line in lines[:next((k for k, l in enumerate(lines)
+                                                             if not l.startswith("#")), len(lines))])
+            if not re.match(r"# long job: .*\b(min|minutes|hours?)\b", comment):
                 bad.append(f"{doc.name} block {i}: neither run by a test nor marked '# long job: <how long>'")
     assert not bad, "\n".join(bad)
