@@ -232,3 +232,23 @@ def test_mutual_info_on_flat_blocks_of_any_method(tmp_path, small_fmnist):
     from dcl.analysis.mutual_info import estimator_features
     x, _, _ = images(bp, [0, 1])
     assert [tuple(f.shape) for f in estimator_features(bp, x)] == [(2, 784), (2, 64), (2, 64)]
+
+
+def test_ensemble_reuses_what_runs_names(conv_dir, small_data_dir, tmp_path, capsys, monkeypatch):
+    """--runs is the sweep's folder of runs (reused there), or a trained run itself: nothing is retrained."""
+    from pathlib import Path
+
+    from dcl.analysis.sweeps.base import Sweep
+    from dcl.cli import main
+
+    d = ["--data-dir", str(small_data_dir), "--no-progress"]
+    before = sorted(p.name for p in conv_dir.iterdir())
+    assert main(["analyze", "ensemble", "--runs", str(conv_dir), "--values", "0,1", "--out", str(tmp_path / "a"), *d]) == 0
+    assert len((tmp_path / "a" / "ensemble.csv").read_text().splitlines()) == 3
+    assert sorted(p.name for p in conv_dir.iterdir()) == before  # read, not trained again
+    seen = []
+    monkeypatch.setattr(Sweep, "run", lambda self, points: seen.append(Path(self.runs_dir)) or 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        main(["analyze", "ensemble", "--arch", "fc", "--data", "mnist", "--runs", str(tmp_path / "shared"),
+              "--out", str(tmp_path / "b"), *d])
+    assert seen == [tmp_path / "shared"]  # the sweep looks for its run in --runs, not in OUT/runs

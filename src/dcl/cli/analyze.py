@@ -116,7 +116,8 @@ def add_parser(sub) -> None:
     sweep(q)
     q = kinds.add_parser("ensemble", help="ensemble exponent p of trained RUNs, or of a run it trains (Fig. III)")
     sweep(q)
-    q.add_argument("runs", nargs="*", metavar="RUN", help="trained runs (else one is trained from --arch/--data)")
+    q.add_argument("run_dirs", nargs="*", metavar="RUN", help="trained runs (else one is trained from --arch/--data, "
+                                                              "or reused from --runs)")
     q.add_argument("--values", default="0,1,2,3,4,5,6,7,8,9,10", help="p values (default 0..10)")
     q.add_argument("--names", help="legend names, comma-separated, one per RUN")
     q = kinds.add_parser("losses", help="sweep: local losses compared block by block, any methods (Fig. 1)")
@@ -214,7 +215,9 @@ def _run_sweep(args) -> int:
     from ..config import parse_set_options
 
     progress = stderr_is_a_terminal() and not args.no_progress
-    if args.kind == "ensemble" and args.runs:
+    if args.kind == "ensemble" and not args.run_dirs and args.runs and (Path(args.runs) / "summary.json").is_file():
+        args.run_dirs = [args.runs]  # --runs names a run folder itself: that run, as it is
+    if args.kind == "ensemble" and args.run_dirs:
         return _ensemble_of_runs(args)
     if not args.arch or not args.data:
         raise DCLError(f"dcl analyze {args.kind} needs --arch and --data (the network and dataset to train)")
@@ -266,9 +269,9 @@ def _ensemble_of_runs(args) -> int:
     from ..analysis.sweeps import ensemble as S
     from ..predictor import load
 
-    out = _out(args, args.runs[0])
-    loaded = [load(p, device=args.device, data_dir=args.data_dir) for p in args.runs]
-    names = _names(args, len(args.runs)) or [run_label(p, r.cfg) for p, r in zip(args.runs, loaded)]
+    out = _out(args, args.run_dirs[0])
+    loaded = [load(p, device=args.device, data_dir=args.data_dir) for p in args.run_dirs]
+    names = _names(args, len(args.run_dirs)) or [run_label(p, r.cfg) for p, r in zip(args.run_dirs, loaded)]
     res = [S.ensemble_errors(r, _floats(args.values, "p values"), name=n) for r, n in zip(loaded, names)]
     _written(S.plot_ensemble(res, out / "ensemble.png"), S.ensemble_csv(res, out / "ensemble.csv"))
     for r in res:
