@@ -150,7 +150,10 @@ def test_layer_errors_match_the_training_summary(conv_run, conv_dir):
 
 
 def test_mutual_info_decoder_loss_falls(conv_run):
-    mi = estimate_mutual_information(conv_run, train_samples=256, test_samples=128, epochs=2, batch_size=32)
+    said = []
+    mi = estimate_mutual_information(conv_run, train_samples=256, test_samples=128, epochs=2, batch_size=32,
+                                     log=said.append)
+    assert len(said) == 1 and said[0].startswith("mutual-info ") and "2 epochs x 8 steps of 32" in said[0]
     assert mi.layers == ["input", "block 1", "block 2"]
     for losses in mi.decoder_loss:  # mean training BCE of each epoch
         assert len(losses) == 2 and losses[-1] < losses[0]
@@ -184,6 +187,9 @@ def test_cli_writes_every_figure_and_csv(conv_dir, small_data_dir, tmp_path, cap
     assert main(["analyze", "layers", str(conv_dir), str(conv_dir), "--names", "a,b", "--out", str(out), *d]) == 0
     assert main(["analyze", "mutual-info", str(conv_dir), "--train-samples", "64", "--test-samples", "64",
                  "--epochs", "1", "--batch-size", "32", "--out", str(out), *d]) == 0
+    so_far = capsys.readouterr().out
+    first = next(line for line in so_far.splitlines() if "mutual-info" in line or "I(h,x)" in line)
+    assert first.startswith("mutual-info ") and "steps of 32" in first  # the estimated time comes first
     assert main(["analyze", "ensemble", str(conv_dir), "--values", "0,1,2", "--out", str(out), *d]) == 0
     for name in ("saliency", "embeddings-tsne", "embeddings-similarity", "confusion-matrix",
                  "confusion-vs-similarity", "layers", "mutual-info", "ensemble"):
@@ -195,7 +201,7 @@ def test_cli_writes_every_figure_and_csv(conv_dir, small_data_dir, tmp_path, cap
     assert len(csv["confusion"]) == 101 and len(csv["confusion-pairs"]) == 46
     assert [line.split(",")[3] for line in csv["layers"][1:4]] == ["block", "block", "head"]
     assert len(csv["mutual-info"]) == 4 and len(csv["ensemble"]) == 4
-    printed = capsys.readouterr().out
+    printed = so_far + capsys.readouterr().out
     assert "Pearson r(confusion rate, embedding similarity)" in printed
 
 

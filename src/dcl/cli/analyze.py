@@ -91,9 +91,12 @@ def add_parser(sub) -> None:
     q = kinds.add_parser("mutual-info", help="I(h,x), I(h,y) and the bound on I(h,r) per block (Fig. 3, I)")
     common(q, "many")
     q.add_argument("--names", help="legend names, comma-separated, one per RUN (default: folder names)")
-    q.add_argument("--train-samples", default="10000", help="training images for the estimators, or 'all' (paper)")
+    q.add_argument("--train-samples", help="training images for the estimators, or 'all' (default: 2000 on the "
+                                          "CPU, 10000 on a GPU; --paper: all)")
     q.add_argument("--test-samples", default="2000", help="test images for the classifier's accuracy, or 'all'")
-    q.add_argument("--epochs", type=int, default=3, help="estimator epochs (paper: 10; default 3)")
+    q.add_argument("--epochs", type=int, help="estimator epochs (default: 2 on the CPU, 3 on a GPU; --paper: 10)")
+    q.add_argument("--paper", action="store_true", help="the paper's budget: all training images, 10 epochs "
+                                                        "(hours on a CPU)")
     q.add_argument("--batch-size", type=int, default=128)
     q.add_argument("--no-input", action="store_true", help="leave out the input itself (layer 0)")
 
@@ -199,10 +202,13 @@ def _run_analysis(args) -> int:
             print(f"{r.name}: blocks [{', '.join(fmt(e) for e in r.blocks)}]%, head {fmt(r.head)}%")
     else:
         from ..analysis import mutual_info as M
-        res = [M.estimate_mutual_information(r, name=n, train_samples=_samples(args.train_samples),
-                                             test_samples=_samples(args.test_samples), epochs=args.epochs,
+        cpu = loaded[0].device.type == "cpu"
+        samples = args.train_samples or ("all" if args.paper else "2000" if cpu else "10000")
+        epochs = args.epochs or (10 if args.paper else 2 if cpu else 3)
+        res = [M.estimate_mutual_information(r, name=n, train_samples=_samples(samples),
+                                             test_samples=_samples(args.test_samples), epochs=epochs,
                                              batch_size=args.batch_size, include_input=not args.no_input,
-                                             progress=progress) for r, n in zip(loaded, names)]
+                                             progress=progress, log=print) for r, n in zip(loaded, names)]
         _written(M.plot_mutual_info(res, out / "mutual-info.png"), M.mutual_info_csv(res, out / "mutual-info.csv"))
         for r in res:
             for k, layer in enumerate(r.layers):
