@@ -16,6 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 	$(PY) -m pip install -q $(WHEELS) torch==2.13.0
+	$(PY) -m pip uninstall -q -y dcl >/dev/null 2>&1 || true   # the package's former distribution name
 	$(PY) -m pip install -q $(WHEELS) -e ".[dev]"
 	touch $@
 

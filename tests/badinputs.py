@@ -111,6 +111,10 @@ def cifar_case(dest: Path, kind: str) -> tuple[Path, Path]:
                 tar.addfile(m, io.BytesIO(data) if data is not None else None)
         shutil.rmtree(folder / "cifar-10-batches-py")
         return dest, archive
+    if kind == "not-tar":  # an HTML error page saved under the archive's name
+        archive.write_bytes(b"<html><body>403 Forbidden</body></html>\n" * 4)
+        shutil.rmtree(folder / "cifar-10-batches-py")
+        return dest, archive
     if kind == "archive-bomb":
         # a header declaring a 3 GiB member, followed by a few bytes: refused from the header
         info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")

@@ -11,6 +11,42 @@ import torch
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+ROOT = Path(__file__).resolve().parents[1]
+_RUNS_AT_START: list[str] | None = None
+
+
+def _runs_listing() -> list[str]:
+    runs = ROOT / "runs"
+    return sorted(str(p.relative_to(runs)) for p in runs.rglob("*")) if runs.is_dir() else []
+
+
+def pytest_sessionstart(session):
+    global _RUNS_AT_START
+    _RUNS_AT_START = _runs_listing()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Tests write only into temporary folders: the checkout's runs/ ends as it started."""
+    if _RUNS_AT_START is None or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    added = sorted(set(_runs_listing()) - set(_RUNS_AT_START))
+    if added:
+        msg = (f"the tests wrote into {ROOT / 'runs'}: {', '.join(added[:5])}{' ...' if len(added) > 5 else ''}; "
+               f"tests must write only into temporary folders")
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.write_line(msg, red=True) if reporter else print(msg)
+        session.exitstatus = 1
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_in_a_scratch_folder(tmp_path_factory):
+    """Session- and module-scoped fixtures run before the per-test folder below: they start in a
+    scratch folder too (a subprocess they launch inherits it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path_factory.mktemp("session-cwd"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _run_in_a_scratch_folder(tmp_path_factory, monkeypatch):
     """Every test runs in a fresh current folder, so a run without --out (which goes to

@@ -150,7 +150,10 @@ def test_layer_errors_match_the_training_summary(conv_run, conv_dir):
 
 
 def test_mutual_info_decoder_loss_falls(conv_run):
-    mi = estimate_mutual_information(conv_run, train_samples=256, test_samples=128, epochs=2, batch_size=32)
+    said = []
+    mi = estimate_mutual_information(conv_run, train_samples=256, test_samples=128, epochs=2, batch_size=32,
+                                     log=said.append)
+    assert len(said) == 1 and said[0].startswith("mutual-info ") and "2 epochs x 8 steps of 32" in said[0]
     assert mi.layers == ["input", "block 1", "block 2"]
     for losses in mi.decoder_loss:  # mean training BCE of each epoch
         assert len(losses) == 2 and losses[-1] < losses[0]
@@ -184,6 +187,9 @@ def test_cli_writes_every_figure_and_csv(conv_dir, small_data_dir, tmp_path, cap
     assert main(["analyze", "layers", str(conv_dir), str(conv_dir), "--names", "a,b", "--out", str(out), *d]) == 0
     assert main(["analyze", "mutual-info", str(conv_dir), "--train-samples", "64", "--test-samples", "64",
                  "--epochs", "1", "--batch-size", "32", "--out", str(out), *d]) == 0
+    so_far = capsys.readouterr().out
+    first = next(line for line in so_far.splitlines() if "mutual-info" in line or "I(h,x)" in line)
+    assert first.startswith("mutual-info ") and "steps of 32" in first  # the estimated time comes first
     assert main(["analyze", "ensemble", str(conv_dir), "--values", "0,1,2", "--out", str(out), *d]) == 0
     for name in ("saliency", "embeddings-tsne", "embeddings-similarity", "confusion-matrix",
                  "confusion-vs-similarity", "layers", "mutual-info", "ensemble"):
@@ -195,7 +201,7 @@ def test_cli_writes_every_figure_and_csv(conv_dir, small_data_dir, tmp_path, cap
     assert len(csv["confusion"]) == 101 and len(csv["confusion-pairs"]) == 46
     assert [line.split(",")[3] for line in csv["layers"][1:4]] == ["block", "block", "head"]
     assert len(csv["mutual-info"]) == 4 and len(csv["ensemble"]) == 4
-    printed = capsys.readouterr().out
+    printed = so_far + capsys.readouterr().out
     assert "Pearson r(confusion rate, embedding similarity)" in printed
 
 
@@ -222,7 +228,7 @@ def test_cli_errors_are_one_line(conv_dir, small_data_dir, tmp_path, capsys, mon
     monkeypatch.setattr(plotting.importlib, "import_module", no_matplotlib)
     assert main(["analyze", "layers", str(conv_dir), *d]) == 2
     msg = capsys.readouterr().err.strip()
-    assert msg.count("\n") == 0 and "pip install 'dcl[analysis]'" in msg
+    assert msg.count("\n") == 0 and "pip install 'dcl-local[analysis]'" in msg
 
 
 def test_mutual_info_on_flat_blocks_of_any_method(tmp_path, small_fmnist):
@@ -232,3 +238,23 @@ def test_mutual_info_on_flat_blocks_of_any_method(tmp_path, small_fmnist):
     from dcl.analysis.mutual_info import estimator_features
     x, _, _ = images(bp, [0, 1])
     assert [tuple(f.shape) for f in estimator_features(bp, x)] == [(2, 784), (2, 64), (2, 64)]
+
+
+def test_ensemble_reuses_what_runs_names(conv_dir, small_data_dir, tmp_path, capsys, monkeypatch):
+    """--runs is the sweep's folder of runs (reused there), or a trained run itself: nothing is retrained."""
+    from pathlib import Path
+
+    from dcl.analysis.sweeps.base import Sweep
+    from dcl.cli import main
+
+    d = ["--data-dir", str(small_data_dir), "--no-progress"]
+    before = sorted(p.name for p in conv_dir.iterdir())
+    assert main(["analyze", "ensemble", "--runs", str(conv_dir), "--values", "0,1", "--out", str(tmp_path / "a"), *d]) == 0
+    assert len((tmp_path / "a" / "ensemble.csv").read_text().splitlines()) == 3
+    assert sorted(p.name for p in conv_dir.iterdir()) == before  # read, not trained again
+    seen = []
+    monkeypatch.setattr(Sweep, "run", lambda self, points: seen.append(Path(self.runs_dir)) or 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        main(["analyze", "ensemble", "--arch", "fc", "--data", "mnist", "--runs", str(tmp_path / "shared"),
+              "--out", str(tmp_path / "b"), *d])
+    assert seen == [tmp_path / "shared"]  # the sweep looks for its run in --runs, not in OUT/runs

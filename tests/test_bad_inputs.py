@@ -23,6 +23,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -37,6 +38,7 @@ import dcl.losses
 from badinputs import (bp_method, checkpoint_variants, cifar_case, dcl_method, duplicate_archive, features, garbage,
                        idx_case, idx_overflow, local_net, make_tiny_run, stl10_oversized, tmpdir)
 from dcl.cli import main
+from servers import DRIP_SECONDS, misbehaving_servers
 from dcl.errors import DCLError
 
 TR = ("train --arch fc --data mnist --data-dir {data} --epochs 1 --limit-train-batches 2 --batch-size 16 "
@@ -182,32 +184,47 @@ CLI: list[tuple[str, str, str]] = [
     ("mirror-ftp", "data fetch kmnist --data-dir {tmp} --mirror ftp://127.0.0.1/x --no-progress", "ftp://127.0.0.1/x"),
     ("mirror-port", "data fetch kmnist --data-dir {tmp} --mirror http://host:port/ --no-progress", "host:port"),
     ("fetch-unknown", "data fetch imagenet", "'imagenet'"),
+    # --- downloads: servers on 127.0.0.1 that drip, loop or do not speak HTTP; archives that are not
+    ("fetch-drip-deadline", "data fetch kmnist --data-dir {tmp} --mirror {http}/drip --deadline 3 --no-progress",
+     "deadline of 3 s"),
+    ("fetch-deadline-text", "data fetch kmnist --data-dir {tmp} --deadline soon", "'soon'"),
+    ("fetch-redirect-loop", "data fetch kmnist --data-dir {tmp} --mirror {http}/loop --no-progress",
+     "redirects in a loop"),
+    ("fetch-not-http", "data fetch kmnist --data-dir {tmp} --mirror {nothttp} --no-progress",
+     "does not answer HTTP"),
+    ("cifar-not-tar", "train --data cifar10 --data-dir {cifar/not-tar} --epochs 1", "is not a tar archive"),
+    ("bench-methods-empty", "bench --arch fc --data mnist --batch-size 8 --methods ''", "names no method"),
 ]
 
 #: the cases that also run as real subprocesses (at least one per class)
 SUB = {"set-arch", "set-epochs-twice", "lr-inf", "betas-one", "seed-64bit", "device-cpux", "vgg-batch-1",
        "dict-norm-bp", "nan-dict-norm", "out-file", "out-empty", "eval-width", "eval-no-config",
        "eval-refused-global", "resume-width", "idx-gzip-body", "idx-dims-overflow", "idx-label-range",
-       "cifar-pickle-bomb", "cifar-archive-bomb", "mirror-ftp"}
+       "cifar-pickle-bomb", "cifar-archive-bomb", "mirror-ftp", "fetch-drip-deadline", "fetch-not-http",
+       "cifar-not-tar", "bench-methods-empty"}
 
 
 # ------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    """Paths the placeholders stand for (built once; each bad thing in its own folder)."""
+    """Paths the placeholders stand for (built once; each bad thing in its own folder), and
+    the misbehaving servers on 127.0.0.1 (tests/servers.py)."""
     root = tmp_path_factory.mktemp("bad")
     tiny, run = make_tiny_run(root)
     afile = root / "afile"
     afile.write_text("not a folder\n")
     ckpts = checkpoint_variants(run, root / "ckpt")
-    return {"root": root, "data": tiny, "run": run, "afile": afile, "ckpts": ckpts}
+    with misbehaving_servers() as (http, nothttp):
+        yield {"root": root, "data": tiny, "run": run, "afile": afile, "ckpts": ckpts, "http": http,
+               "nothttp": nothttp}
 
 
 class Expand(dict):
     """``str.format_map`` mapping that builds each placeholder's thing on first use."""
 
     def __init__(self, env, tmp: Path):
-        super().__init__(data=env["data"], run=env["run"], afile=env["afile"], tmp=tmp)
+        super().__init__(data=env["data"], run=env["run"], afile=env["afile"], tmp=tmp, http=env["http"],
+                         nothttp=env["nothttp"])
         self.env, self.tmp = env, tmp
 
     def __missing__(self, key: str):
@@ -283,6 +300,38 @@ def subprocess_results(env, tmp_path_factory):
 def test_cli_case_real_process(case, subprocess_results):
     code, err, needle = subprocess_results[case]
     check_one_line(code, err, needle)
+
+
+def test_a_dripping_server_is_cut_at_the_deadline(env, tmp_path, capsys):
+    """One byte every DRIP_SECONDS, each read well within the per-read timeout: only the total
+    deadline stops it, within that deadline plus a little."""
+    t0 = time.monotonic()
+    code = main(["data", "fetch", "kmnist", "--data-dir", str(tmp_path), "--mirror", env["http"] + "/drip",
+                 "--deadline", "3", "--no-progress"])
+    seconds = time.monotonic() - t0
+    check_one_line(code, capsys.readouterr().err, "did not finish within its deadline of 3 s")
+    assert seconds < 3 + DRIP_SECONDS + 5, seconds
+
+
+def test_the_deadline_comes_from_the_environment(env, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DCL_DOWNLOAD_DEADLINE", "1.5")
+    code = main(["data", "fetch", "kmnist", "--data-dir", str(tmp_path), "--mirror", env["http"] + "/drip",
+                 "--no-progress"])
+    check_one_line(code, capsys.readouterr().err, "deadline of 1.5 s")
+    monkeypatch.setenv("DCL_DOWNLOAD_DEADLINE", "-1")
+    with pytest.raises(DCLError, match="DCL_DOWNLOAD_DEADLINE must be a positive number of seconds, got '-1'"):
+        dcl.data.download.fetch_dataset("kmnist", tmp_path / "other")
+
+
+def test_without_a_deadline_a_drip_is_cut_after_the_base_time(env, tmp_path, monkeypatch):
+    """The default: BASE_DEADLINE (2 minutes; 2 s here) plus the bytes received at 50 KiB/s."""
+    from dcl.data import http_download
+    monkeypatch.setattr(http_download, "BASE_DEADLINE", 2.0)
+    monkeypatch.delenv("DCL_DOWNLOAD_DEADLINE", raising=False)
+    t0 = time.monotonic()
+    with pytest.raises(DCLError, match=r"did not finish within its deadline of 2 s \(2 minutes plus") as e:
+        http_download.download_file(env["http"] + "/drip/x", tmp_path / "x", "0" * 32, 1 << 20)
+    assert "\n" not in str(e.value) and time.monotonic() - t0 < 2 + DRIP_SECONDS + 5
 
 
 def test_every_class_has_a_subprocess_case():

@@ -200,7 +200,7 @@ def _file(name, data=b"x"):
     ("symlink", "links, devices"),
     ("wrong top", "outside cifar-10-batches-py"),
     ("truncated", "truncated or not a valid tar"),
-    ("not an archive", "truncated or not a valid tar"),
+    ("not an archive", "is not a tar archive"),
 ])
 def test_unsafe_or_broken_archives_are_refused(tmp_path, case, match):
     folder = tmp_path / "data" / "cifar10"

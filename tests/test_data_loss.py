@@ -186,3 +186,36 @@ def test_cifar_archive_in_a_read_only_folder(tmp_path, capsys):
         line = one_line(capsys.readouterr().err)
         assert code == 2 and str(archive) in line and "read-only file system" in line
         assert sorted(p.name for p in (data / "cifar10").iterdir()) == ["cifar-10-python.tar.gz"]
+
+
+# ------------------------------------------------------------------- a failed start leaves nothing
+def test_a_train_that_fails_before_its_first_epoch_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    """A missing dataset: no run folder (not even a lock file), no runs/ made for it; an existing
+    folder gets back only what it held; a folder that holds a run keeps it."""
+    monkeypatch.chdir(tmp_path)
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    argv = ["train", "--arch", "fc", "--data", "mnist", "--data-dir", str(empty), "--epochs", "1", "--no-progress"]
+    assert main(argv) == 2 and "no-data" in one_line(capsys.readouterr().err)
+    assert not (tmp_path / "runs").exists()  # the automatic runs/ARCH-DATA-METHOD-TIME/, and runs/ itself
+    assert main([*argv, "--out", str(tmp_path / "a" / "b")]) == 2
+    assert not (tmp_path / "a").exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine\n")
+    assert main([*argv, "--out", str(mine)]) == 2
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    capsys.readouterr()
+
+
+def test_a_failed_start_keeps_a_finished_run_and_a_resume_keeps_its_folder(tiny_run, tmp_path, capsys):
+    run = fresh_run(tiny_run, tmp_path / "run")
+    before = sorted(p.name for p in run.iterdir())
+    argv = ["train", "--arch", "fc", "--data", "mnist", "--data-dir", str(tmp_path / "none"), "--no-progress"]
+    assert main([*argv, "--out", str(run), "--overwrite", "--epochs", "1"]) == 2
+    assert sorted(p.name for p in run.iterdir()) == before  # --overwrite removes the old run only once it can start
+    run2 = fresh_run(tiny_run, tmp_path / "run2")
+    assert main(["train", "--out", str(run2), "--resume", "--epochs", "3", "--data-dir", str(tmp_path / "none"),
+                 "--no-progress"]) == 2
+    assert sorted(p.name for p in run2.iterdir()) == before
+    capsys.readouterr()

@@ -55,7 +55,7 @@ def test_without_tensorboard_a_one_line_note_and_the_csv_still(tmp_path, data, m
     lines = []
     dcl.train(tiny_cfg(epochs=1), tmp_path, dataset=data, log=lines.append)
     notes = [x for x in lines if "TensorBoard logging is off" in x]
-    assert len(notes) == 1 and "pip install 'dcl[tensorboard]'" in notes[0]
+    assert len(notes) == 1 and "pip install 'dcl-local[tensorboard]'" in notes[0]
     assert not (tmp_path / "tensorboard").exists() and (tmp_path / "metrics.csv").is_file()
 
 

@@ -158,6 +158,20 @@ def test_two_replicas_of_a_two_stage_pipeline_equal_one_process(four_ranks, tiny
     assert_same_run(got, sequential(CASES4["mesh-dcl-s"], tiny, tmp_path / "ref"), exact=False)
 
 
+def test_summary_records_how_the_run_was_spread(two_ranks):
+    """summary.json (and the summary every rank returns) names the world size, replicas x stages,
+    the stage split, the backend and every rank's device."""
+    import json
+    for name, replicas, stages in (("dp-dcl", 2, 1), ("pp-dcl-s", 1, 2)):
+        got = json.loads((two_ranks / name / "summary.json").read_text())
+        returned = torch.load(two_ranks / f"{name}.result.pt", weights_only=False)["summary"]
+        for s in (got, returned):
+            assert (s["world_size"], s["replicas"], s["stages"], s["backend"]) == (2, replicas, stages, "gloo")
+            assert len(s["device_names"]) == 2 and all(d.startswith("cpu (") for d in s["device_names"])
+        assert got["stage_split"] == (None if stages == 1 else [1, 1])
+        assert got["config"]["stages"] == stages
+
+
 def test_two_stage_run_resumes_exactly(two_ranks):
     got, ref = load_checkpoint(two_ranks / "pp-dcl-ld-resumed"), load_checkpoint(two_ranks / "pp-dcl-ld")
     assert [r["epoch"] for r in got["history"]] == [1, 2]

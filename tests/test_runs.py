@@ -173,6 +173,13 @@ def test_dcl_runs_table_filter_sort_and_plot(capsys, tmp_path, small_mnist_dir):
     code, text, _ = cli(capsys, "runs", root, "--json", "--sort", "best_test_error")
     errs = [r["best_test_error"] for r in json.loads(text)]
     assert errs == sorted(errs)
+    full = -(-N_TRAIN // 128)
+    for r in json.loads(text):  # cut short, one process, and on what
+        assert (r["batches"], r["ranks"], r["world_size"], r["replicas"], r["stages"], r["backend"]) == \
+            (f"2/{full}", "1", 1, 1, 1, None)
+        assert r["device_names"].startswith("cpu (")
+    header = lines[0].split()
+    assert "batches/ep" in header and "ranks" in header and f"2/{full}" in lines[2].split()
     code, _, err = cli(capsys, "runs", root, "--sort", "nonsense")
     one_line_error(code, err, "unknown column 'nonsense'")
     png = tmp_path / "curves.png"
@@ -199,3 +206,30 @@ def test_demo_saves_its_table(capsys, tmp_path, small_mnist_dir, monkeypatch):
     table = (tmp_path / "d" / "table.txt").read_text()
     assert "method" in table and "\ndcl " in table and "\nbp " in table
     assert (tmp_path / "d" / "dcl" / "summary.json").is_file()
+
+
+def test_an_interrupted_run_names_the_command_that_resumes_it(capsys, tmp_path, small_mnist_dir, monkeypatch):
+    """Ctrl-C in epoch 2: the last line is the resume command, which then finishes the run."""
+    import dcl.engine.loop as loop
+    train_epoch, calls = loop.train_epoch, []
+
+    def interrupted_in_epoch_2(*args, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return train_epoch(*args, **kw)
+
+    monkeypatch.setattr(loop, "train_epoch", interrupted_in_epoch_2)
+    out = tmp_path / "run"
+    code, _, err = cli(capsys, *tiny(small_mnist_dir, "--out", out, epochs=2, batches=2))
+    assert code == 130
+    last = err.strip().splitlines()[-1]
+    assert last == f"dcl train: interrupted; resume it with: dcl train --out {out} --resume --data-dir {small_mnist_dir}"
+    monkeypatch.setattr(loop, "train_epoch", train_epoch)
+    code, text, err = cli(capsys, *last.split(": ", 2)[2].split()[1:], "--no-progress")
+    assert code == 0, err
+    assert json.loads((out / "summary.json").read_text())["epochs"] == 2
+    monkeypatch.setattr(loop, "train_epoch", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    code, _, err = cli(capsys, *tiny(small_mnist_dir, "--out", tmp_path / "new"))
+    assert code == 130 and err.strip().splitlines()[-1].endswith("nothing to resume (start it again)")
+    assert not (tmp_path / "new").exists()

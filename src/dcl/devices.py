@@ -75,6 +75,14 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def device_name(device: torch.device | str) -> str:
+    """``device`` and what it is: ``cuda:0 (NVIDIA H100 80GB HBM3)``, ``cpu (AMD EPYC 7B13)``."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return f"{device} ({cpu_name()})" if device.type == "cpu" else str(device)
+
+
 def loadavg() -> float | None:
     """The 1-minute load average, rounded to 2 decimals; None where the OS has none."""
     try:

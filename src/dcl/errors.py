@@ -18,6 +18,12 @@ class DCLNote(UserWarning):
     ``dcl COMMAND: note: ...`` on stderr."""
 
 
+def one_line(text: object) -> str:
+    """``text`` with every run of whitespace (newlines included) made one space: messages
+    that quote other libraries' errors stay one line."""
+    return " ".join(str(text).split())
+
+
 def choices_error(kind: str, value: object, valid: list[str] | tuple[str, ...]) -> DCLError:
     """Build the standard 'unknown X' error that names the bad value and the valid choices."""
     return DCLError(f"unknown {kind} {value!r}; valid choices: {', '.join(valid)}")

@@ -13,7 +13,7 @@ sweeps            :mod:`dcl.analysis.sweeps`             Fig. 1, 4, III, IV, V
 ================  =====================================  ====================================
 
 Numbers need only torch; figures need the optional extra ``analysis`` (matplotlib and
-scikit-learn, which t-SNE also uses): ``pip install 'dcl[analysis]'``. ``dcl analyze KIND``
+scikit-learn, which t-SNE also uses): ``pip install 'dcl-local[analysis]'``. ``dcl analyze KIND``
 is the command line over these functions.
 """
 from ..lazy import lazy_exports

@@ -19,10 +19,27 @@ from ..errors import DCLError
 #: the table's columns: (key, header, digits)
 COLUMNS = (
     ("run", "run", None), ("arch", "arch", None), ("data", "data", None), ("method", "method", None),
-    ("epochs", "epochs", None), ("test_error", "final err %", 2), ("best_test_error", "best err %", 2),
-    ("best_test_epoch", "best ep", None), ("test_error_at_best_val", "err@best val %", 2),
-    ("samples_per_second", "samples/s", 0), ("peak_memory_mb", "memory MB", 0),
+    ("epochs", "epochs", None), ("batches", "batches/ep", None), ("test_error", "final err %", 2),
+    ("best_test_error", "best err %", 2), ("best_test_epoch", "best ep", None),
+    ("test_error_at_best_val", "err@best val %", 2), ("samples_per_second", "samples/s", 0),
+    ("peak_memory_mb", "memory MB", 0), ("ranks", "ranks", None), ("device", "device", None),
 )
+
+
+def batches_cell(s: dict[str, Any]) -> str | None:
+    """``all``, or ``B/FULL`` for a run whose epochs ``--limit-train-batches`` cut short."""
+    if "batches_per_epoch" not in s:
+        return None
+    return f"{s['batches_per_epoch']}/{s.get('full_batches_per_epoch')}" if s.get("epochs_truncated") else "all"
+
+
+def ranks_cell(s: dict[str, Any]) -> str | None:
+    """``1``, or ``WORLD: REPLICASxSTAGES BACKEND`` for a run of several processes."""
+    if "world_size" not in s:
+        return None
+    if s["world_size"] == 1:
+        return "1"
+    return f"{s['world_size']}: {s.get('replicas')}x{s.get('stages')} {s.get('backend') or ''}".rstrip()
 
 
 def find_runs(paths: Iterable[str | Path], max_depth: int = 4) -> list[Path]:
@@ -62,6 +79,9 @@ def run_rows(folders: Iterable[Path]) -> list[dict[str, Any]]:
         s = read_summary(f)
         row = {k: v for k, v in s.items() if not isinstance(v, (dict, list))}
         row["run"] = str(f)
+        row["batches"], row["ranks"] = batches_cell(s), ranks_cell(s)
+        if s.get("device_names"):
+            row["device_names"] = ", ".join(map(str, s["device_names"]))
         for k, v in (s.get("config") or {}).items():
             row.setdefault(k, v if not isinstance(v, list) else ",".join(map(str, v)))
         rows.append(row)

@@ -1,7 +1,7 @@
 """Learning curves of runs in one PNG (``dcl runs --plot``): per run, the test error of the
 head (solid) and of every block's dictionary prediction (dashed, thinner), the validation
 error when there is one (dotted), and the training loss; epochs on the x axis. Drawn with
-matplotlib's Agg backend (no display needed; ``pip install 'dcl[plot]'``)."""
+matplotlib's Agg backend (no display needed; ``pip install 'dcl-local[plot]'``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +18,7 @@ def plot_runs(folders: Iterable[Path], path: str | Path, title: str | None = Non
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise DCLError("dcl runs --plot needs matplotlib: pip install 'dcl[plot]'") from None
+        raise DCLError("dcl runs --plot needs matplotlib: pip install 'dcl-local[plot]'") from None
     folders = list(folders)
     if not folders:
         raise DCLError("no runs to plot")

@@ -19,8 +19,10 @@ get linear counterparts (:class:`ReconstructionDecoder`, :class:`FeatureClassifi
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -130,9 +132,10 @@ def _subset(split, n: int | None, seed: int):
 def estimate_mutual_information(run, *, name: str = "", train_samples: int | None = 10000,
                                 test_samples: int | None = 2000, epochs: int = 3, batch_size: int = 128,
                                 lr: float = 1e-3, include_input: bool = True, seed: int = 0,
-                                progress: bool = False) -> MutualInfo:
+                                progress: bool = False, log: Callable[[str], None] | None = None) -> MutualInfo:
     """Train the decoders and classifiers of every layer of ``run`` at once (one pass of the
-    frozen network per batch feeds all of them) and return the estimates (module doc)."""
+    frozen network per batch feeds all of them) and return the estimates (module doc).
+    ``log`` gets, after the first step, the estimated time of the whole estimate."""
     if epochs < 1 or batch_size < 2:
         raise DCLError(f"epochs must be >= 1 and batch_size >= 2, got {epochs} and {batch_size}")
     spec, device = run.dataset.spec, run.device
@@ -151,6 +154,7 @@ def estimate_mutual_information(run, *, name: str = "", train_samples: int | Non
     n = len(train)
     steps = n // batch_size + (1 if n % batch_size > 1 else 0)
     bar = tqdm(total=epochs * steps, desc="mutual-info estimators", disable=not progress, leave=False)
+    t_start, t_first = time.perf_counter(), None
     for _ in range(epochs):
         order = torch.randperm(n, generator=g)
         sums, count = torch.zeros(n_layers, dtype=torch.float64), 0
@@ -170,6 +174,12 @@ def estimate_mutual_information(run, *, name: str = "", train_samples: int | Non
                 sums[l_] += float(rec.detach()) * y.shape[0]
             count += y.shape[0]
             bar.update(1)
+            if log is not None and t_first is None:
+                t_first = time.perf_counter() - t_start
+                total = epochs * steps
+                log(f"mutual-info {name or run.cfg.method}: about {t_first * total * 1.1:.0f} s ({epochs} epochs x "
+                    f"{steps} steps of {batch_size} at {t_first:.2f} s each, plus the test passes); "
+                    f"--train-samples and --epochs set the budget")
         for l_ in range(n_layers):
             dec_hist[l_].append(float(sums[l_]) / count)
         for l_, acc in enumerate(_test_accuracy(run, classifiers, test, normalize, include_input, batch_size)):

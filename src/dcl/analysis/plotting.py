@@ -2,7 +2,7 @@
 PNG and CSV writing.
 
 matplotlib (Agg backend: no display needed) and scikit-learn are the optional extra
-``analysis`` (``pip install 'dcl[analysis]'``); without them the analyses that need them
+``analysis`` (``pip install 'dcl-local[analysis]'``); without them the analyses that need them
 raise one :class:`~dcl.errors.DCLError` naming what to install. Numbers are computed without
 either; only drawing (and t-SNE) needs them.
 """
@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 from ..engine.checkpoint import atomic_write_bytes, atomic_write_text
 from ..errors import DCLError
 
-INSTALL_HINT = "pip install 'dcl[analysis]' (matplotlib and scikit-learn)"
+INSTALL_HINT = "pip install 'dcl-local[analysis]' (matplotlib and scikit-learn)"
 
 #: rcParams of every figure: large enough to read when a README shows it ~700 px wide
 STYLE = {

@@ -1,6 +1,6 @@
 """The frontier as a picture: accounted peak memory (x) against samples/s (y), one curve per method.
 
-Needs matplotlib (``pip install 'dcl[plot]'``; in the ``dev`` extra); drawn with the Agg backend,
+Needs matplotlib (``pip install 'dcl-local[plot]'``; in the ``dev`` extra); drawn with the Agg backend,
 so no display is needed.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ def plot_frontier(result: dict[str, Any], path: str | Path, title: str | None = 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise DCLError("drawing the frontier needs matplotlib: pip install 'dcl[plot]' "
+        raise DCLError("drawing the frontier needs matplotlib: pip install 'dcl-local[plot]' "
                        "(the table above is complete without it)") from None
     rows = result["rows"]
     key = result["summary"]["memory_key"]

@@ -130,6 +130,8 @@ def run_benchmark(arch: str, data: str, batch_size: int, methods: Sequence[str] 
             if len(set(names)) != len(names):
                 raise DCLError(f"--methods lists a method twice: {','.join(names)}")
             variants = [Variant(m, m) for m in names]
+        if not variants:
+            raise DCLError(f"no method to benchmark (methods={list(methods)!r}); name at least one, e.g. bp,dcl,dcl-s")
         return _run_benchmark(arch, data, batch_size, list(variants), steps=steps, warmup=warmup, repeats=repeats,
                               device=device, compile=compile, amp=amp, isolated=isolated, overrides=overrides,
                               log=log)

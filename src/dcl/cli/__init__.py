@@ -13,7 +13,7 @@ import pkgutil
 import sys
 import warnings
 
-from ..errors import DCLError, DCLNote
+from ..errors import DCLError, DCLNote, one_line
 
 
 class Parser(argparse.ArgumentParser):
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                 load_plugins(args.plugin)
             return int(args.func(args) or 0)
     except DCLError as e:
-        print(f"dcl {args.command}: error: {e}", file=sys.stderr)
+        print(f"dcl {args.command}: error: {one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"dcl {args.command}: interrupted", file=sys.stderr)

@@ -91,9 +91,12 @@ def add_parser(sub) -> None:
     q = kinds.add_parser("mutual-info", help="I(h,x), I(h,y) and the bound on I(h,r) per block (Fig. 3, I)")
     common(q, "many")
     q.add_argument("--names", help="legend names, comma-separated, one per RUN (default: folder names)")
-    q.add_argument("--train-samples", default="10000", help="training images for the estimators, or 'all' (paper)")
+    q.add_argument("--train-samples", help="training images for the estimators, or 'all' (default: 2000 on the "
+                                          "CPU, 10000 on a GPU; --paper: all)")
     q.add_argument("--test-samples", default="2000", help="test images for the classifier's accuracy, or 'all'")
-    q.add_argument("--epochs", type=int, default=3, help="estimator epochs (paper: 10; default 3)")
+    q.add_argument("--epochs", type=int, help="estimator epochs (default: 2 on the CPU, 3 on a GPU; --paper: 10)")
+    q.add_argument("--paper", action="store_true", help="the paper's budget: all training images, 10 epochs "
+                                                        "(hours on a CPU)")
     q.add_argument("--batch-size", type=int, default=128)
     q.add_argument("--no-input", action="store_true", help="leave out the input itself (layer 0)")
 
@@ -116,7 +119,8 @@ def add_parser(sub) -> None:
     sweep(q)
     q = kinds.add_parser("ensemble", help="ensemble exponent p of trained RUNs, or of a run it trains (Fig. III)")
     sweep(q)
-    q.add_argument("runs", nargs="*", metavar="RUN", help="trained runs (else one is trained from --arch/--data)")
+    q.add_argument("run_dirs", nargs="*", metavar="RUN", help="trained runs (else one is trained from --arch/--data, "
+                                                              "or reused from --runs)")
     q.add_argument("--values", default="0,1,2,3,4,5,6,7,8,9,10", help="p values (default 0..10)")
     q.add_argument("--names", help="legend names, comma-separated, one per RUN")
     q = kinds.add_parser("losses", help="sweep: local losses compared block by block, any methods (Fig. 1)")
@@ -198,10 +202,13 @@ def _run_analysis(args) -> int:
             print(f"{r.name}: blocks [{', '.join(fmt(e) for e in r.blocks)}]%, head {fmt(r.head)}%")
     else:
         from ..analysis import mutual_info as M
-        res = [M.estimate_mutual_information(r, name=n, train_samples=_samples(args.train_samples),
-                                             test_samples=_samples(args.test_samples), epochs=args.epochs,
+        cpu = loaded[0].device.type == "cpu"
+        samples = args.train_samples or ("all" if args.paper else "2000" if cpu else "10000")
+        epochs = args.epochs or (10 if args.paper else 2 if cpu else 3)
+        res = [M.estimate_mutual_information(r, name=n, train_samples=_samples(samples),
+                                             test_samples=_samples(args.test_samples), epochs=epochs,
                                              batch_size=args.batch_size, include_input=not args.no_input,
-                                             progress=progress) for r, n in zip(loaded, names)]
+                                             progress=progress, log=print) for r, n in zip(loaded, names)]
         _written(M.plot_mutual_info(res, out / "mutual-info.png"), M.mutual_info_csv(res, out / "mutual-info.csv"))
         for r in res:
             for k, layer in enumerate(r.layers):
@@ -214,7 +221,9 @@ def _run_sweep(args) -> int:
     from ..config import parse_set_options
 
     progress = stderr_is_a_terminal() and not args.no_progress
-    if args.kind == "ensemble" and args.runs:
+    if args.kind == "ensemble" and not args.run_dirs and args.runs and (Path(args.runs) / "summary.json").is_file():
+        args.run_dirs = [args.runs]  # --runs names a run folder itself: that run, as it is
+    if args.kind == "ensemble" and args.run_dirs:
         return _ensemble_of_runs(args)
     if not args.arch or not args.data:
         raise DCLError(f"dcl analyze {args.kind} needs --arch and --data (the network and dataset to train)")
@@ -266,9 +275,9 @@ def _ensemble_of_runs(args) -> int:
     from ..analysis.sweeps import ensemble as S
     from ..predictor import load
 
-    out = _out(args, args.runs[0])
-    loaded = [load(p, device=args.device, data_dir=args.data_dir) for p in args.runs]
-    names = _names(args, len(args.runs)) or [run_label(p, r.cfg) for p, r in zip(args.runs, loaded)]
+    out = _out(args, args.run_dirs[0])
+    loaded = [load(p, device=args.device, data_dir=args.data_dir) for p in args.run_dirs]
+    names = _names(args, len(args.run_dirs)) or [run_label(p, r.cfg) for p, r in zip(args.run_dirs, loaded)]
     res = [S.ensemble_errors(r, _floats(args.values, "p values"), name=n) for r, n in zip(loaded, names)]
     _written(S.plot_ensemble(res, out / "ensemble.png"), S.ensemble_csv(res, out / "ensemble.csv"))
     for r in res:

@@ -67,7 +67,11 @@ def run(args) -> int:
     if "method" in overrides:
         raise DCLError(f"dcl bench takes no --set method={overrides['method']}; name the methods with --methods")
     parallel = bool(args.stages or args.replicas)
-    methods = [m.strip() for m in (args.methods or ("dcl" if parallel else "bp,dcl,dcl-s")).split(",") if m.strip()]
+    default = "dcl" if parallel else "bp,dcl,dcl-s"
+    methods = [m.strip() for m in (default if args.methods is None else args.methods).split(",") if m.strip()]
+    if not methods:
+        raise DCLError(f"--methods {args.methods!r} names no method; give comma-separated methods such as "
+                       f"{default} (dcl list methods), or leave --methods out for those")
     for method in methods:  # bad names and values fail here, before torch is imported
         resolve_config(arch=args.arch, data=args.data, method=method, batch_size=args.batch_size,
                        device=args.device, **overrides)

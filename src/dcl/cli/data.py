@@ -20,6 +20,9 @@ def add_parser(sub) -> None:
     add_data_dir(f)
     f.add_argument("--mirror", help="base URL laid out as MIRROR/<folder>/<file> (default: $DCL_DATA_MIRROR, "
                                     "else each file's canonical URL)")
+    f.add_argument("--deadline", metavar="SECONDS",
+                   help="stop the downloads after this many seconds in all (default: $DCL_DOWNLOAD_DEADLINE, else "
+                        "each file 2 minutes plus its bytes at 50 KiB/s: a stalled or dripping server is cut off)")
     f.add_argument("--no-progress", action="store_true", help="no progress bar")
     f.set_defaults(func=run_fetch)
 
@@ -34,14 +37,15 @@ def add_parser(sub) -> None:
 
 def run_fetch(args) -> int:
     from ..data import fetch_dataset, find_dataset_folder
-    from ..data.download import missing_files
+    from ..data.download import deadline_seconds, missing_files
 
+    deadline = deadline_seconds(args.deadline) if args.deadline is not None else None  # a bad value: one line
     before = find_dataset_folder(args.name, args.data_dir)
     if before is not None and not missing_files(args.name, before):
         print(f"{args.name}: already present in {before}")
         return 0
     folder = fetch_dataset(args.name, args.data_dir, mirror=args.mirror,
-                           progress=stderr_is_a_terminal() and not args.no_progress, log=print)
+                           progress=stderr_is_a_terminal() and not args.no_progress, log=print, deadline=deadline)
     print(f"{args.name}: ready in {folder}")
     return 0
 

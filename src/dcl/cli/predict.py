@@ -1,6 +1,6 @@
 """``dcl predict RUN IMAGES...``: classes and probabilities of image files by a trained run.
 
-    dcl predict runs/fc-mnist digit.png shoe.jpg          PNG / JPEG (needs Pillow: dcl[images])
+    dcl predict runs/fc-mnist digit.png shoe.jpg          PNG / JPEG (needs Pillow: the extra images)
     dcl predict runs/fc-mnist batch.npy --predict block:2  a .npy array of images (N, C, H, W) ...
     dcl predict runs/mine x.npy --net mymodels.py:build    a run of your own network
 
@@ -43,7 +43,7 @@ def read_image(path: str, channels: int):
     try:
         from PIL import Image
     except ImportError:
-        raise DCLError("reading PNG / JPEG files needs Pillow: pip install 'dcl[images]' (or give .npy)") from None
+        raise DCLError("reading PNG / JPEG files needs Pillow: pip install 'dcl-local[images]' (or give .npy)") from None
     try:
         with Image.open(p) as im:
             a = np.asarray(im.convert("L" if channels == 1 else "RGB"))

@@ -83,7 +83,9 @@ def _list(tables, as_json: bool) -> int:
         return 0
     rows = []
     for t in tables:
-        hours = "-" if t["kind"] != "train" else f"{t['gpu_hours']:.1f}"
+        hours = "-" if t["gpu_hours"] is None else f"{t['gpu_hours']:.1f}"
+        if t.get("uncounted_runs"):
+            hours += f" (+{t['uncounted_runs']} runs not counted)"
         rows.append([t["table"], t["source"] + ("" if t["printed"] else " (image)"), t["cells"],
                      ", ".join(t["datasets"]) or "-", hours, ", ".join(m.split(": ", 1)[-1] for m in t["missing"]) or "-"])
     print(table(rows, ["table", "source", "cells", "datasets", "GPU h (est.)", "not registered yet"]))

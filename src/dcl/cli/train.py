@@ -84,6 +84,15 @@ def resolve_from_fields(asked: dict):
     return resolve_config(arch=names["arch"], data=names["data"], preset=names["preset"], **asked)
 
 
+def interrupted_line(out, args) -> str:
+    """The last line of an interrupted run: the command that resumes it, or that there is none."""
+    from ..engine.runfolder import resume_command
+    command = resume_command(out, args.data_dir, tuple(args.plugin or ()))
+    if command is None:
+        return "dcl train: interrupted before its first checkpoint; nothing to resume (start it again)"
+    return f"dcl train: interrupted; resume it with: {command}"
+
+
 def run(args) -> int:
     from ..errors import DCLError
     from ..engine.runfolder import auto_out  # no torch
@@ -104,8 +113,13 @@ def run(args) -> int:
     speaker = env_rank() == 0  # under torchrun, rank 0 speaks for the run
     quiet = args.json  # stdout holds only the JSON; the run's lines and notes go to stderr
     log = None if not speaker else (lambda line: print(line, file=sys.stderr)) if quiet else print
-    s = train(cfg, out, data_dir=args.data_dir, resume=args.resume, overwrite=args.overwrite,
-              progress=speaker and stderr_is_a_terminal() and not args.no_progress, log=log)
+    try:
+        s = train(cfg, out, data_dir=args.data_dir, resume=args.resume, overwrite=args.overwrite,
+                  progress=speaker and stderr_is_a_terminal() and not args.no_progress, log=log)
+    except KeyboardInterrupt:
+        if speaker:
+            print(interrupted_line(out, args), file=sys.stderr)
+        return 130
     if not speaker:
         return 0
     if quiet:

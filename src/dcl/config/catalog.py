@@ -78,6 +78,7 @@ def _snapshot() -> dict[str, Any]:
     data["options"] = {kind: {e.name: [o.spec() for o in e.options] for e in _registry(kind).entries()}
                        for kind in OPTION_KINDS}
     data["preset_values"] = {e.name: _jsonable(e.obj) for e in _registry("presets").entries()}
+    data["own_arch"] = {e.name: getattr(e.obj, "own_arch", None) for e in _registry("methods").entries()}
     return data
 
 
@@ -99,7 +100,7 @@ def _cached(fingerprint: str) -> dict[str, Any]:
     path = cache_dir() / f"catalog-{fingerprint}.json"
     try:
         data = json.loads(path.read_text())
-        if all(k in data for k in (*KINDS, "options", "preset_values")):
+        if all(k in data for k in (*KINDS, "options", "preset_values", "own_arch")):
             return data
     except (OSError, ValueError):
         pass
@@ -187,6 +188,11 @@ def option_owners(option: str) -> list[tuple[str, str, Option]]:
     key = _key()
     return [(word, name, opts[option]) for kind, word in OPTION_KINDS.items()
             for name in _data()["options"][kind] if option in (opts := _options(kind, name, key) or {})]
+
+
+def own_arch(method: str) -> str | None:
+    """The network method ``method`` was made for (its ``own_arch``), or None."""
+    return _data()["own_arch"].get(method)
 
 
 def preset_names() -> list[str]:

@@ -11,7 +11,7 @@ import warnings
 from typing import Any
 
 from ..errors import DCLError, DCLNote
-from .catalog import check_name, declared_options, option_owners, preset_names, preset_values
+from .catalog import check_name, declared_options, option_owners, own_arch, preset_names, preset_values
 from .field_rules import IGNORED_FIELDS, check_values
 from .rules import show_value
 from ..plugins import load_plugins
@@ -49,6 +49,8 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
 
     The preset is ``preset`` if named, else the method's recipe for the pair
     (``"{method}-{arch}-{data}"``) if there is one, else the pair's (``"{arch}-{data}"``).
+    Without ``arch`` (and without a preset naming one), a method made for a network of its
+    own (its ``own_arch``: CaFo's ``cafo``, DRTP's ``drtp-fc``, PFF's ``pff``) trains on that one.
     ``None`` values in ``overrides`` are ignored (flags the user did not give).
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -61,11 +63,14 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
         values = preset_values(str(preset))
     else:
         method = str(overrides.get("method", cfg.method))
+        arch = arch if arch is not None else own_arch(method)
         preset = find_preset(str(arch or cfg.arch), str(data or cfg.data), method)
         if preset is not None:
             values = preset_values(preset)
         else:  # said in one line below, once the names are known to be valid
             note = fallback_note(arch or cfg.arch, data or cfg.data, method, overrides)
+    if arch is None and "arch" not in values:  # a named preset without a network
+        arch = own_arch(str(overrides.get("method", values.get("method", cfg.method))))
     if arch is not None:
         values["arch"] = arch
     if data is not None:

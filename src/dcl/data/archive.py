@@ -26,7 +26,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from ..errors import DCLError
+from ..errors import DCLError, one_line
 
 _CHUNK = 1 << 20
 #: entries an archive may hold (the datasets' archives hold fewer than 20)
@@ -116,9 +116,12 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, top: st
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise DCLError(f"cannot unpack {archive}: no space left on device in {dest}") from None
-            raise DCLError(f"{archive} is truncated or not a valid tar archive ({e})") from None
+            raise DCLError(f"{archive} is truncated or not a valid tar archive ({one_line(e)})") from None
         except (tarfile.TarError, EOFError, zlib.error) as e:
-            raise DCLError(f"{archive} is truncated or not a valid tar archive ({e})") from None
+            if isinstance(e, tarfile.ReadError) and "could not be opened" in str(e):  # no format fits
+                raise DCLError(f"{archive} is not a tar archive (plain, gzip, bz2 or xz); delete it and fetch "
+                               f"it again") from None
+            raise DCLError(f"{archive} is truncated or not a valid tar archive ({one_line(e)})") from None
         if not (tmp / top).is_dir():
             raise DCLError(f"{archive} does not contain the folder {top}/")
         final = dest / top

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DCLError, choices_error
 from .datasets import DATASETS, data_root, find_dataset_folder
-from .http_download import check_url, download_file, md5_file  # noqa: F401  (download_file, md5_file: public here too)
+from .http_download import check_url, deadline_seconds, download_file, md5_file  # noqa: F401  (public here too)
 
 
 @dataclass(frozen=True)
@@ -162,13 +163,16 @@ def _downloads(name: str) -> tuple[str, tuple[str, ...]]:
 
 
 def fetch_dataset(name: str, data_dir: str | os.PathLike | None = None, *, mirror: str | None = None,
-                  progress: bool | None = None, log=None) -> Path:
+                  progress: bool | None = None, log=None, deadline: float | None = None) -> Path:
     """Make dataset ``name`` available and return its folder.
 
     Nothing is downloaded if a folder where :func:`~dcl.data.load_dataset` looks already holds
     all its files; otherwise the missing ones are downloaded (checksummed, resumable) into
-    ``data_root(data_dir)/<folder>/``. Archives are unpacked on first load.
+    ``data_root(data_dir)/<folder>/``. Archives are unpacked on first load. ``deadline``
+    (seconds; default ``$DCL_DOWNLOAD_DEADLINE``) bounds all the downloads together; without
+    one each file has the default rule of :func:`~dcl.data.http_download.download_file`.
     """
+    deadline = deadline_seconds(deadline)
     key, _ = _downloads(name)
     found = find_dataset_folder(name, data_dir)
     if found is not None and not missing_files(name, found):
@@ -180,9 +184,14 @@ def fetch_dataset(name: str, data_dir: str | os.PathLike | None = None, *, mirro
         target.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DCLError(f"cannot create the data folder {target}: {e}") from None
+    started = time.monotonic()
     for f in missing_files(name, target):
         url = resolve_url(key, f, mirror)
+        if deadline is not None and time.monotonic() - started >= deadline:
+            raise DCLError(f"{name}: the downloads did not finish within their deadline of {deadline:g} s; run "
+                           f"the command again to resume")
         if log:
             log(f"downloading {url} -> {target / f.path}")
-        download_file(url, target / f.path, f.md5, f.size, progress=progress)
+        download_file(url, target / f.path, f.md5, f.size, progress=progress, deadline=deadline,
+                      started=None if deadline is None else started)
     return target

@@ -9,7 +9,10 @@ What a download may do, whatever the server does:
   server announces or sends without a ``Content-Length``; a server that sends more is refused
   and its bytes are deleted;
 * **time**: each read waits at most ``timeout`` seconds, and the whole transfer must end by
-  an overall ``deadline`` (a server that drips a byte now and then is cut off);
+  its deadline: ``deadline`` seconds when given (``--deadline``, else ``$DCL_DOWNLOAD_DEADLINE``),
+  else 2 minutes plus the time the bytes received so far take at 50 KiB/s, so that a server
+  that drips a byte now and then is cut off after about 2 minutes while a download that keeps
+  moving is never cut;
 * **files**: bytes go to ``NAME.part``; only a file whose size and MD5 match is renamed to
   ``NAME``. Wrong bytes (checksum mismatch, too many bytes) are deleted; a transfer that
   stopped early (dropped connection, deadline, full disk) keeps its ``.part``, which the next
@@ -28,15 +31,17 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from ..errors import DCLError
+from ..errors import DCLError, one_line
 
 _CHUNK = 1 << 20
 ALLOWED_SCHEMES = ("http", "https")
 #: the most bytes written for a file of unknown size
 MAX_BYTES = 4 << 30
-#: the overall deadline: this long plus the time the file takes at :data:`MIN_RATE` bytes/s
-BASE_DEADLINE = 300.0
+#: the default deadline: this long plus the time the bytes received take at :data:`MIN_RATE` bytes/s
+BASE_DEADLINE = 120.0
 MIN_RATE = 50 * 1024
+#: the variable that sets a fixed deadline (seconds) for every download
+DEADLINE_ENV = "DCL_DOWNLOAD_DEADLINE"
 
 
 def md5_file(path: str | os.PathLike, gunzip: bool = False) -> str:
@@ -91,20 +96,67 @@ def _opener() -> urllib.request.OpenerDirector:
     return opener
 
 
-def default_deadline(size: int | None) -> float:
-    """Seconds a whole download may take: 5 minutes plus the file at 50 KiB/s (1 hour if unknown)."""
-    return BASE_DEADLINE + (size / MIN_RATE if size is not None else 3600.0)
+def default_deadline(received: int = 0) -> float:
+    """Seconds a download may have taken once ``received`` bytes have arrived: 2 minutes plus
+    those bytes at 50 KiB/s (a transfer slower than that on average is cut)."""
+    return BASE_DEADLINE + received / MIN_RATE
+
+
+def deadline_seconds(deadline: float | str | None = None) -> float | None:
+    """A fixed deadline: ``deadline``, else ``$DCL_DOWNLOAD_DEADLINE``, else None (the
+    default rule, :func:`default_deadline`); not a positive finite number: one-line DCLError."""
+    source = "deadline"
+    if deadline is None:
+        deadline, source = os.environ.get(DEADLINE_ENV) or None, DEADLINE_ENV
+        if deadline is None:
+            return None
+    try:
+        value = float(deadline)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise DCLError(f"{source} must be a positive number of seconds, got {deadline!r}")
+    return value
+
+
+class _Clock:
+    """When a transfer must end: a fixed deadline, or the default rule on the bytes so far."""
+
+    def __init__(self, deadline: float | None, started: float | None = None):
+        self.start, self.fixed = time.monotonic() if started is None else started, deadline
+
+    def allowed(self, received: int) -> float:
+        return self.fixed if self.fixed is not None else default_deadline(received)
+
+    def left(self, received: int) -> float:
+        return self.start + self.allowed(received) - time.monotonic()
+
+    def describe(self, received: int) -> str:
+        if self.fixed is not None:
+            return f"its deadline of {self.fixed:g} s"
+        return (f"its deadline of {self.allowed(received):.0f} s (2 minutes plus its bytes at 50 KiB/s; "
+                f"--deadline or ${DEADLINE_ENV} sets another)")
+
+
+def _read(r, clock: _Clock, received: int, timeout: float) -> bytes:
+    """The next chunk of ``r``, waiting at most ``timeout`` and no later than the deadline."""
+    sock = getattr(getattr(getattr(r, "fp", None), "raw", None), "_sock", None)
+    if sock is not None:
+        sock.settimeout(max(min(timeout, clock.left(received)), 0.01))
+    return getattr(r, "read1", r.read)(_CHUNK)
 
 
 def download_file(url: str, dest: str | os.PathLike, md5: str, size: int | None = None, *,
                   progress: bool = False, timeout: float = 60.0, deadline: float | None = None,
-                  max_bytes: int = MAX_BYTES) -> Path:
+                  max_bytes: int = MAX_BYTES, started: float | None = None) -> Path:
     """Download ``url`` to ``dest`` through ``dest.part``, resuming it if it exists.
 
     Once the server's response is complete, the file must have ``size`` bytes (if given)
     and MD5 ``md5``; otherwise the ``.part`` file is deleted and DCLError names the file.
-    At most ``size`` (else ``max_bytes``) bytes are written; ``deadline`` (seconds, default
-    :func:`default_deadline`) bounds the whole transfer and ``timeout`` each read. A dropped
+    At most ``size`` (else ``max_bytes``) bytes are written; ``deadline`` (seconds; default
+    ``$DCL_DOWNLOAD_DEADLINE``, else :func:`default_deadline` of the bytes received) bounds the
+    whole transfer and ``timeout`` each read; ``started`` (a ``time.monotonic()`` value,
+    default now) is when the deadline began, for several files under one deadline. A dropped
     connection, the deadline or a full disk keeps the ``.part`` file so that a second call
     resumes it.
     """
@@ -114,8 +166,8 @@ def download_file(url: str, dest: str | os.PathLike, md5: str, size: int | None 
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
     limit = size if size is not None else max_bytes
-    allowed = default_deadline(size) if deadline is None else float(deadline)
-    end = time.monotonic() + allowed
+    clock = _Clock(deadline_seconds(deadline), started)
+    received = 0
     dest.parent.mkdir(parents=True, exist_ok=True)
     have = part.stat().st_size if part.exists() else 0
     if have > limit:
@@ -127,7 +179,7 @@ def download_file(url: str, dest: str | os.PathLike, md5: str, size: int | None 
             headers["Range"] = f"bytes={have}-"
         try:
             request = urllib.request.Request(url, headers=headers)
-            with _opener().open(request, timeout=min(timeout, max(end - time.monotonic(), 0.1))) as r:
+            with _opener().open(request, timeout=max(min(timeout, clock.left(0)), 0.01)) as r:
                 resumed = have > 0 and r.status == 206 and \
                     r.headers.get("Content-Range", "").startswith(f"bytes {have}-")
                 if not resumed:
@@ -139,12 +191,10 @@ def download_file(url: str, dest: str | os.PathLike, md5: str, size: int | None 
                     raise DCLError(f"download of {url}: the server announces {have + promised:,} bytes, more than "
                                    f"the {limit:,} of {dest.name}; refused (deleted {part.name})")
                 total = size if size is not None else (have + promised if promised is not None else None)
-                received = 0
-                read = getattr(r, "read1", r.read)
                 with open(part, "ab" if resumed else "wb") as out, \
                         tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
                              desc=dest.name, disable=not progress, leave=False) as bar:
-                    while chunk := read(_CHUNK):
+                    while chunk := _read(r, clock, received, timeout):
                         if have + received + len(chunk) > limit:
                             out.close()
                             _drop(part)
@@ -153,23 +203,28 @@ def download_file(url: str, dest: str | os.PathLike, md5: str, size: int | None 
                         out.write(chunk)
                         received += len(chunk)
                         bar.update(len(chunk))
-                        if time.monotonic() > end:
-                            raise DCLError(f"download of {url} did not finish within its deadline of "
-                                           f"{allowed:g} s ({have + received:,} bytes so far); run the command "
-                                           f"again to resume from {part}")
+                        if clock.left(received) < 0:
+                            raise DCLError(f"download of {url} did not finish within {clock.describe(received)} "
+                                           f"({have + received:,} bytes so far); run the command again to "
+                                           f"resume from {part}")
                 if promised is not None and received < promised:  # connection dropped: keep .part
                     raise DCLError(f"download of {url} stopped at {have + received} bytes of "
                                    f"{have + promised}; run the command again to resume from {part}")
         except urllib.error.HTTPError as e:
+            if 300 <= e.code < 400:  # urllib gives up on a redirect loop with the last 30x
+                raise DCLError(f"download of {url} failed: the server redirects in a loop (HTTP {e.code} after "
+                               f"{HttpOnlyRedirects.max_redirections} redirects or a repeated URL)") from None
             if not (e.code == 416 and have):  # 416: nothing left to send, the .part may be whole
-                raise DCLError(f"download of {url} failed: HTTP {e.code} {e.reason}") from None
+                raise DCLError(f"download of {url} failed: HTTP {e.code} {one_line(e.reason)}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as e:
             if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise DCLError(f"download of {url} failed: no space left on device for {part}; free some space "
                                f"and run the command again to resume") from None
-            reason = getattr(e, "reason", None) or f"{type(e).__name__}: {e}"
-            if time.monotonic() > end:
-                reason = f"it did not finish within its deadline of {allowed:g} s: {reason}"
+            reason = one_line(getattr(e, "reason", None) or f"{type(e).__name__}: {e}")
+            if isinstance(e, http.client.HTTPException):
+                reason = f"the server does not answer HTTP: {type(e).__name__} {one_line(e)[:60]!r}"
+            if clock.left(received) < 0:
+                reason = f"it did not finish within {clock.describe(received)}: {reason}"
             again = f"run the command again to resume from {part}" if part.exists() else "try again later"
             raise DCLError(f"download of {url} failed ({reason}); {again}") from None
     got_size = part.stat().st_size  # a complete response: now it must be the right file

@@ -12,7 +12,7 @@ Two datasets:
 
 Normalisation and train augmentation (REFERENCE.md "Data"): random crop 32 with padding 4,
 no flip (digits are not mirror-symmetric); mean (0.431, 0.430, 0.446), std (0.197, 0.198, 0.199).
-Needs scipy (``pip install dcl[svhn]``).
+Needs scipy (``pip install 'dcl-local[svhn]'``).
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _scipy_io():
     try:
         import scipy.io
     except ImportError:
-        raise DCLError("reading SVHN needs scipy: pip install 'dcl[svhn]' (or pip install scipy)") from None
+        raise DCLError("reading SVHN needs scipy: pip install 'dcl-local[svhn]' (or pip install scipy)") from None
     return scipy.io
 
 

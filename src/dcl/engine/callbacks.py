@@ -270,5 +270,5 @@ def default_callbacks(cfg, out: Path | None, log: Callable[[str], None] | None) 
                 cbs.append(TensorBoardLogger(out))
             elif log:
                 log("note: TensorBoard logging is off: the tensorboard package is not installed "
-                    "(pip install 'dcl[tensorboard]'); metrics.csv and steps.csv are written")
+                    "(pip install 'dcl-local[tensorboard]'); metrics.csv and steps.csv are written")
     return cbs

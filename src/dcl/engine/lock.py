@@ -15,6 +15,11 @@ the removal of temporary files a killed write left behind.
   :func:`dcl.engine.checkpoint.atomic_write_bytes` (``.checkpoint.pt.XXXXXXXX.tmp`` ..., left by a
   kill during a write) are removed.
 
+* A run that fails before it holds anything (``keep_if`` false: no checkpoint, no metrics),
+  a missing dataset for one, leaves nothing behind: what appeared in the folder while it was
+  held, the lock file and the folders this call made are removed (the folders only when
+  empty, and only by the process that held the lock).
+
 Where ``fcntl`` does not exist (Windows) the folder is checked and cleaned but not locked.
 """
 from __future__ import annotations
@@ -23,8 +28,9 @@ import contextlib
 import errno
 import os
 import re
+import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..errors import DCLError
 
@@ -38,8 +44,9 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 
-def check_out_path(out: str | os.PathLike) -> Path:
-    """``out`` as a Path, made if missing; a name that cannot be a run folder raises DCLError."""
+def check_out_path(out: str | os.PathLike, make: bool = True) -> Path:
+    """``out`` as a Path, made if missing (``make``); a name that cannot be a run folder raises
+    DCLError."""
     if not str(out).strip():
         raise DCLError("--out is empty; give the run folder's name (e.g. --out runs/fc-mnist)")
     path = Path(out)
@@ -49,7 +56,8 @@ def check_out_path(out: str | os.PathLike) -> Path:
         if parent.exists() and not parent.is_dir():
             raise DCLError(f"--out {path} lies inside {parent}, which is a file, not a folder")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        if make:
+            path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DCLError(f"cannot create the run folder {path}: {(e.strerror or str(e)).lower()}") from None
     return path
@@ -76,11 +84,30 @@ def _holder(lock_path: Path) -> str:
     return f"pid {pid}" if pid.isdigit() else "another process"
 
 
+def _missing_folders(path: Path) -> list[Path]:
+    """``path`` and its parents that do not exist yet, deepest first."""
+    return [p for p in (path, *path.parents) if not p.exists()] if str(path).strip() else []
+
+
+def _remove_new(folder: Path, before: set[str]) -> None:
+    for name in set(os.listdir(folder)) - before:
+        p = folder / name
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
-def hold_run_folder(out: str | os.PathLike) -> Iterator[Path]:
-    """Check and make ``out``, lock it for this process, clean leftover temp files; yield it."""
+def hold_run_folder(out: str | os.PathLike, keep_if: Callable[[Path], bool] | None = None) -> Iterator[Path]:
+    """Check and make ``out``, lock it for this process, clean leftover temp files; yield it.
+
+    ``keep_if``: when the body raises and ``keep_if(folder)`` is false, what this call made is
+    removed (see the module's doc); None keeps everything."""
+    made = _missing_folders(Path(out))
     path = check_out_path(out)
     lock_path = path / LOCK_NAME
+    new_lock, failed_empty = not lock_path.exists(), False
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
@@ -99,6 +126,21 @@ def hold_run_folder(out: str | os.PathLike) -> Iterator[Path]:
         except OSError:  # a full disk: the lock holds all the same, only the pid is not shown
             pass
         remove_stale_temp_files(path)
-        yield path
+        before = set(os.listdir(path))
+        try:
+            yield path
+        except BaseException:
+            if keep_if is not None and not keep_if(path):
+                failed_empty = True
+                _remove_new(path, before)
+            raise
     finally:
         os.close(fd)  # releases the lock
+        if failed_empty:
+            if new_lock:
+                lock_path.unlink(missing_ok=True)
+            for p in made:
+                try:
+                    p.rmdir()
+                except OSError:  # not empty (someone else's files): kept
+                    break

@@ -16,7 +16,6 @@ and user hooks: :mod:`dcl.engine.callbacks`.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -25,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import TrainConfig, check_fields_used, validate_config
+from ..config.catalog import own_arch
 from ..config.files import config_to_toml
 from ..data import DATASETS, Dataset
 from ..data.user import four_arrays, user_dataset
@@ -38,14 +38,15 @@ from .callbacks import Callback, CallbackList, Step, default_callbacks
 from .checkpoint import RESUME_KEYS, atomic_write_text, checkpoint_config, load_checkpoint, save_checkpoint, write_json
 from .lossguard import FiniteLossGuard
 from .run import Run, build_run, evaluate_run
-from .runfolder import prepare_out, provenance, resume_config
+from .runfolder import holds_run, prepare_out, provenance, resume_config
 from .lock import check_out_path, hold_run_folder
-from .state import EpochStats, checkpoint_state, model_state, restore, summary
+from .state import EpochStats, batches_per_epoch, checkpoint_state, model_state, restore, summary
+from ..progress import Lines, watching
 
 
 def terminal_or_notebook() -> bool:
     """Progress bars when someone watches: a terminal, or a Jupyter kernel."""
-    return sys.stderr.isatty() or "ipykernel" in sys.modules
+    return watching()
 
 
 def train(cfg: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None, *, data_dir=None, resume: bool = False,
@@ -80,7 +81,7 @@ def train(cfg: TrainConfig | dict[str, Any] | None = None, out: str | Path | Non
             raise DCLError("give data=(x, y, x_test, y_test) or train_data=/test_data=, not both")
         train_data, test_data = four_arrays(data)
     if out is not None:
-        out = check_out_path(out)  # one line for '', a file, a folder inside a file
+        out = check_out_path(out, make=False)  # one line for '', a file, a folder inside a file
     if resume:
         if out is None:
             raise DCLError("--resume needs --out DIR (the folder holding checkpoint.pt)")
@@ -97,7 +98,7 @@ def train(cfg: TrainConfig | dict[str, Any] | None = None, out: str | Path | Non
               callbacks=callbacks)
     if out is None or env_rank() != 0:  # no folder, or another rank of a torchrun run (rank 0 writes)
         return _train(cfg, out, **kw)
-    with hold_run_folder(out) as folder:
+    with hold_run_folder(out, keep_if=None if resume else holds_run) as folder:  # a failed start leaves nothing
         return _train(cfg, folder, **kw)
 
 
@@ -112,7 +113,7 @@ def _train(cfg, out: Path | None, *, data_dir, resume, overwrite, progress, log,
             cfg = config_for_stages(cfg)  # what the run derived from it under --stages is no change
         cfg = resume_config(state["config"], cfg, ignore=("arch",) if net is not None else ())
     elif out is not None and env_rank() == 0:
-        prepare_out(out, overwrite)
+        prepare_out(out, overwrite, remove=False)  # a run there without overwrite: refused before any work
     if train_data is not None or test_data is not None:
         if dataset is not None:
             raise DCLError("give dataset= or train_data=/test_data=, not both")
@@ -124,6 +125,8 @@ def _train(cfg, out: Path | None, *, data_dir, resume, overwrite, progress, log,
     try:
         cfg = parallel.configure(cfg)
         run = build_run(cfg, data_dir, dataset, net)
+        if not resume and out is not None and env_rank() == 0:
+            prepare_out(out, overwrite)  # an overwritten run goes only once the new one has data and network
         parallel.attach(run)
         if not parallel.is_writer:
             out, log, progress = None, None, False
@@ -155,7 +158,8 @@ def _fit_run(run: Run, out: Path | None, state, path, progress, log, callbacks) 
 
 def start_line(run: Run, out: Path | None, start_epoch: int, partial: EpochStats | None) -> str:
     c = run.cfg
-    s = (f"dcl train: {c.arch} on {c.data} with {c.method} (preset {c.preset or '-'}), {c.epochs} epochs, "
+    own = f" ({c.method}'s own network)" if c.arch == own_arch(c.method) else ""
+    s = (f"dcl train: {c.arch}{own} on {c.data} with {c.method} (preset {c.preset or '-'}), {c.epochs} epochs, "
          f"batch {c.batch_size}, lr {c.lr:g}, device {run.device}")
     if start_epoch or partial:
         s += f"; resuming after epoch {start_epoch}" + (f" + {partial.steps} steps" if partial else "")
@@ -178,6 +182,8 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, partial: EpochStats
     if getattr(loader, "__len__", None) is not None and len(loader) == 0:
         raise DCLError(f"no training batch: the training split has {len(run.dataset.train)} sample(s), fewer than "
                        f"one batch of {cfg.batch_size} (a last batch of 1 is dropped); lower batch_size")
+    full = batches_per_epoch(run.dataset.train, cfg.batch_size)
+    run.method.epoch_share = min(1.0, cfg.limit_train_batches / full) if cfg.limit_train_batches and full else 1.0
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "config.toml", config_to_toml(cfg, "the whole config of this run; "
@@ -187,7 +193,7 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, partial: EpochStats
     for epoch in range(start_epoch, cfg.epochs):
         acc = partial if partial is not None else EpochStats()
         partial = None
-        train_epoch(run, loader, epoch, acc, cbs, progress, guard)
+        train_epoch(run, loader, epoch, acc, cbs, progress, guard, log)
         acc.loss_sum, acc.block_sum, acc.samples, acc.seconds = run.parallel.reduce_epoch(  # over every rank
             acc.loss_sum, acc.block_sum, acc.samples, acc.seconds)
         t_fit = time.perf_counter()
@@ -209,11 +215,12 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, partial: EpochStats
 
 
 def train_epoch(run: Run, loader, epoch: int, acc: EpochStats, cbs: Callback, progress: bool,
-                guard: FiniteLossGuard | None = None) -> None:
+                guard: FiniteLossGuard | None = None, log: Callable[[str], None] | None = None) -> None:
     """One pass of ``method.update`` (the loader's batches come from checked splits, so they
     skip ``train_step``'s check); the first ``acc.steps`` batches were trained before the
     step checkpoint this run resumed from, so they are drawn (the data order and augmentation
-    stay the same) but not trained on. ``guard`` stops the run at a NaN or infinite loss."""
+    stay the same) but not trained on. ``guard`` stops the run at a NaN or infinite loss.
+    Without a bar, an epoch of over a minute says how far it is through ``log`` every minute."""
     cfg, method = run.cfg, run.method
     loader.set_epoch(epoch)
     run.net.train()
@@ -221,6 +228,7 @@ def train_epoch(run: Run, loader, epoch: int, acc: EpochStats, cbs: Callback, pr
     done = acc.steps
     bar = tqdm(total=n, initial=done, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                leave=False, dynamic_ncols=True)
+    lines = Lines(f"epoch {epoch + 1}/{cfg.epochs}, step", n, None if progress else log, done)
     t0 = time.perf_counter()
     for k, (x, y) in enumerate(loader):
         if k < done:
@@ -231,6 +239,7 @@ def train_epoch(run: Run, loader, epoch: int, acc: EpochStats, cbs: Callback, pr
         acc.add(stats, int(y.shape[0]))
         run.global_step += 1
         bar.update()
+        lines.tick()
         if progress and acc.steps % 10 == 0:
             bar.set_postfix(loss=f"{float(acc.loss_sum) / acc.steps:.4f}")
         cbs.on_step(run, Step(run.global_step, epoch + 1, acc.steps, n, int(y.shape[0]), stats))

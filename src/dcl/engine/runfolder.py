@@ -14,6 +14,8 @@ whole config; ``dcl train --config`` reads it back) and ``summary.json``.
 """
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import subprocess
 import time
@@ -37,9 +39,10 @@ def holds_run(folder: Path) -> bool:
     return any((Path(folder) / m).exists() for m in RUN_MARKERS)
 
 
-def prepare_out(out: Path, overwrite: bool = False) -> None:
+def prepare_out(out: Path, overwrite: bool = False, remove: bool = True) -> None:
     """Make ``out`` ready for a new run: refuse a folder holding a run unless ``overwrite``,
-    which removes that run's files (and nothing else in the folder)."""
+    which removes that run's files (and nothing else in the folder); ``remove=False`` only
+    checks (the engine removes the old run once the new one has its data and network)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DCLError(f"--out {out} is a file, not a folder")
@@ -47,11 +50,31 @@ def prepare_out(out: Path, overwrite: bool = False) -> None:
         if not overwrite:
             raise DCLError(f"{out} already holds a run; pass --overwrite (overwrite=True) to replace it, "
                            f"--resume to continue it, or choose another --out")
+        if not remove:
+            return
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
         for name in RUN_DIRS:
             shutil.rmtree(out / name, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
+
+
+def resume_command(out: str | Path, data_dir: str | Path | None = None, plugins: tuple[str, ...] = (),
+                   world_size: int | None = None) -> str | None:
+    """The command that continues the run in ``out`` (None when it holds no checkpoint yet):
+    ``dcl train --out OUT --resume`` with the data folder and plugins it was given, under
+    ``torchrun --nproc-per-node N`` when it ran as N processes (``world_size``, default
+    ``$WORLD_SIZE``)."""
+    if not (Path(out) / "checkpoint.pt").is_file():
+        return None
+    world = world_size if world_size is not None else int(os.environ.get("WORLD_SIZE", "1") or 1)
+    words = ["torchrun", "--nproc-per-node", str(world), "-m", "dcl"] if world > 1 else ["dcl"]
+    words += ["train", "--out", str(out), "--resume"]
+    if data_dir is not None:
+        words += ["--data-dir", str(data_dir)]
+    for p in plugins:
+        words += ["--plugin", str(p)]
+    return shlex.join(words)
 
 
 def auto_out(cfg: TrainConfig, root: str | Path = "runs") -> Path:

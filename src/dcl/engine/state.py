@@ -156,6 +156,7 @@ def summary(run) -> dict[str, Any]:
         "epochs_truncated": bool(cfg.limit_train_batches and cfg.limit_train_batches < full),
         "custom_net": run.custom_net,
         "device": str(run.device),
+        **run.parallel.describe(run.device),  # world_size, replicas, stages, stage_split, backend, device_names
         "torch": torch.__version__,
         "python": platform.python_version(),
         **run.provenance,

@@ -63,6 +63,13 @@ class Method:
     trains_at_epoch_end = False
     #: the method's own hyperparameters (:class:`dcl.config.Option`), read as ``self.cfg.NAME``
     options: tuple = ()
+    #: the registered network this method was made for (CaFo's "cafo", DRTP's "drtp-fc"): a run
+    #: that names no ``arch`` trains on it (``resolve_config``, read through the torch-free catalog)
+    own_arch: str | None = None
+    #: the share of the training set an epoch covers (below 1 when ``limit_train_batches`` cuts
+    #: it; set by the engine): work a method does once per epoch whatever the batches (CaFo's
+    #: fit) scales by it
+    epoch_share: float = 1.0
     #: does :meth:`train_step` check its batch (shape, dtype, label range) before the update? (The
     #: engine calls :meth:`update` directly: its batches come from checked splits.)
     check_inputs: bool = True

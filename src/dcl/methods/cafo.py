@@ -31,14 +31,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm.auto import tqdm
+import math
+import warnings
 
 from ..config.options import Option
 from ..config.presets import register_preset
 from ..config.rules import BIG, choice, integer
-from ..errors import DCLError
+from ..errors import DCLError, DCLNote
 from ..evaluate import BatchPredictions
 from ..models.cafo import CaFoNet
+from ..progress import progress
 from .base import METHODS, Method
 from .label_overlay import one_hot
 
@@ -55,6 +57,7 @@ CAFO_OPTIONS = (
 class CaFo(Method):
     """CaFo: frozen random blocks, predictors fitted on the whole training set's features."""
     options = CAFO_OPTIONS
+    own_arch = "cafo"
 
     local = True
     layerwise = True
@@ -87,9 +90,10 @@ class CaFo(Method):
 
     # --- features -------------------------------------------------------------------------------
     def chunks(self, x: Tensor, what: str = ""):
-        """``(offset, x[offset:offset + eval_batch_size])`` over all of ``x`` (a progress bar on a terminal)."""
+        """``(offset, x[offset:offset + eval_batch_size])`` over all of ``x`` (a progress bar on a
+        terminal, else a line a minute)."""
         step = max(1, self.cfg.eval_batch_size)
-        for lo in tqdm(range(0, x.shape[0], step), desc=f"CaFo {what}".strip(), leave=False, disable=None):
+        for lo in progress(range(0, x.shape[0], step), f"CaFo {what}".strip()):
             yield lo, x[lo:lo + step]
 
     def block_out(self, i: int, h: Tensor, batch_stats: bool = False) -> Tensor:
@@ -129,25 +133,38 @@ class CaFo(Method):
             block.bn.running_var.copy_((sq / count - mean.square()).clamp_min(0))
 
     # --- fitting --------------------------------------------------------------------------------
+    def fit_steps(self) -> int:
+        """``cafo_steps``, scaled by :attr:`epoch_share` when ``limit_train_batches`` cuts the
+        epoch: a quick run fits on the batches it was given, with as few steps in proportion."""
+        if self.epoch_share >= 1 or self.cfg.cafo_solver != "ce":
+            return self.cfg.cafo_steps
+        steps = min(self.cfg.cafo_steps, max(1, math.ceil(self.cfg.cafo_steps * self.epoch_share)))
+        warnings.warn(f"cafo: the epoch is cut to {self.epoch_share:.1%} of the training set "
+                      f"(limit_train_batches), so each predictor takes {steps} of its {self.cfg.cafo_steps} "
+                      f"full-batch steps", DCLNote, stacklevel=2)
+        return steps
+
     def fit(self) -> dict:
         x = torch.cat([b[0] for b in self.pending])
         y = torch.cat([b[1] for b in self.pending])
         self.pending = []
         self.set_bn_statistics(x)
-        solve = self.fit_mse if self.cfg.cafo_solver == "mse" else self.fit_ce
-        losses = [solve(i, x, y) for i in range(len(self.net.blocks))]
+        if self.cfg.cafo_solver == "mse":
+            losses = [self.fit_mse(i, x, y) for i in range(len(self.net.blocks))]
+        else:
+            steps = self.fit_steps()
+            losses = [self.fit_ce(i, x, y, steps) for i in range(len(self.net.blocks))]
         return {"train_loss": sum(losses) / len(losses), "block_losses": losses}
 
-    def fit_ce(self, i: int, x: Tensor, y: Tensor) -> float:
-        """``cafo_steps`` full-batch gradient steps of predictor ``i``; returns its final CE."""
+    def fit_ce(self, i: int, x: Tensor, y: Tensor, steps: int | None = None) -> float:
+        """``steps`` (default ``cafo_steps``) full-batch gradient steps of predictor ``i``;
+        returns its final CE."""
         feats = torch.cat([self.features(i, xc) for _, xc in self.chunks(x, f"features, block {i + 1}")])   # (N, F_i)
         weight = self.net.predictor(i)[1].weight                                 # (Z, F_i)
-        steps = tqdm(range(self.cfg.cafo_steps), desc=f"CaFo predictor {i + 1}", leave=False, disable=None)
-        for step in steps:
+        n = self.cfg.cafo_steps if steps is None else steps
+        for _ in progress(range(n), f"CaFo predictor {i + 1} of {len(self.net.blocks)}, steps"):
             with torch.no_grad():
-                loss, weight.grad = cross_entropy_and_gradient(feats, y, weight)
-            if step % 100 == 0:
-                steps.set_postfix(ce=f"{float(loss):.4f}", refresh=False)
+                _, weight.grad = cross_entropy_and_gradient(feats, y, weight)
             self.optimizer_step(self.opts[i])
         with torch.no_grad():
             return float(cross_entropy_and_gradient(feats, y, weight)[0])

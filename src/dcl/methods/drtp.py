@@ -39,6 +39,7 @@ DRTP_LOSS = Option("drtp_loss", str, "bce", choice("bce", "ce"),
 class DRTP(LocalMethod):
     """DRTP: hidden layers learn from y* B_k, the output layer from its own loss."""
     options = (DRTP_LOSS,)
+    own_arch = "drtp-fc"
 
     feature_tap = "act"
 

@@ -57,6 +57,7 @@ PFF_OPTIONS = (
 class PFF(Method):
     """PFF: K recurrent steps per batch with a local update at each; lowest-energy inference."""
     options = PFF_OPTIONS
+    own_arch = "pff"
 
     local = True
     layerwise = True

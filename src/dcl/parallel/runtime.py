@@ -22,6 +22,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from ..devices import device_name
 from ..errors import DCLError
 from ..evaluate import Scores
 from .comm import guard
@@ -68,6 +69,11 @@ class SingleProcess:
         seconds): here this rank's, as they are."""
         return loss_sum, block_sum, samples, seconds
 
+    def describe(self, device) -> dict[str, Any]:
+        """How the run is spread (``summary.json``): here one process on ``device``."""
+        return {"world_size": 1, "replicas": 1, "stages": 1, "stage_split": None, "backend": None,
+                "device_names": [device_name(device)]}
+
     def barrier(self) -> None:
         """Wait for every rank: there is no other."""
 
@@ -84,6 +90,7 @@ class Parallel(SingleProcess):
         self.plan: StagePlan | None = None
         self.averager: GradientAverager | None = None
         self.cfg = self.method = None
+        self.device_names: list[str] = []
 
     @classmethod
     def start(cls, cfg) -> SingleProcess:
@@ -137,6 +144,10 @@ class Parallel(SingleProcess):
         else:
             run.method = ReplicaMethod(method, mesh, self.slot)
         self.cfg, self.method = run.cfg, run.method
+        names: list[Any] = [None] * mesh.world
+        with guard(mesh.where(), "sharing the device names"):
+            dist.all_gather_object(names, device_name(mesh.device))
+        self.device_names = [str(n) for n in names]
         run.parallel = self
 
     def choose_split(self, method, cfg) -> tuple[int, ...]:
@@ -195,6 +206,13 @@ class Parallel(SingleProcess):
         return {"rank": self.mesh.rank, "stage": self.mesh.stage, "replica": self.mesh.replica,
                 "compute_seconds": s.compute_seconds, "waits": dict(s.waits), "p2p_bytes": s.p2p_bytes,
                 "collective_bytes": s.collective_bytes, "steps": s.steps, "time": time.perf_counter()}
+
+    def describe(self, device) -> dict[str, Any]:
+        """World size, replicas x stages, the stage split, the backend and every rank's device."""
+        m = self.mesh
+        return {"world_size": m.world, "replicas": m.replicas, "stages": m.stages,
+                "stage_split": list(self.plan.counts) if self.plan is not None else None,
+                "backend": str(dist.get_backend()), "device_names": list(self.device_names)}
 
     def barrier(self) -> None:
         with guard(self.mesh.where(), "finishing the run"):

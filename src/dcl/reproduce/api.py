@@ -132,7 +132,8 @@ def estimate(table: str, *, budget: str | Budget = "paper", epochs: int | None =
 def list_tables(*, tflops: float | None = None) -> list[dict[str, Any]]:
     """Every table and figure: its cells, the datasets and methods it needs, the epochs of its
     recipes and a GPU-hours estimate of one seed on the paper's budget (network FLOPs at an
-    assumed throughput, :data:`dcl.reproduce.costs.ASSUMED_TFLOPS`)."""
+    assumed throughput, :data:`dcl.reproduce.costs.ASSUMED_TFLOPS`); ``uncounted_runs``: runs whose
+    FLOPs could not be counted (never a silent 0); ``gpu_hours`` is None where nothing trains."""
     from ..errors import DCLError
     from .costs import ASSUMED_TFLOPS
     sizes = dataset_sizes()
@@ -142,20 +143,20 @@ def list_tables(*, tflops: float | None = None) -> list[dict[str, Any]]:
         datasets = sorted({c.settings.get("data") for c in grid.cells if c.settings.get("data")})
         methods = sorted({c.settings.get("method") for c in grid.cells if c.settings.get("method")})
         missing = sorted({c.problem for c in grid.cells if c.problem and not c.problem.startswith("no data")})
-        hours, seen = 0.0, set()
+        hours, seen, uncounted = 0.0, set(), 0
         for c in grid.cells:
             cfg = c.runs[0].cfg if c.runs else _stand_in(c)
             if t.kind != "train" or cfg is None or run_key(cfg) in seen:
                 continue
             seen.add(run_key(cfg))
-            if cfg.data in sizes:
-                try:
-                    hours += gpu_hours(cfg, *sizes[cfg.data], tflops or ASSUMED_TFLOPS)
-                except (DCLError, RuntimeError, NotImplementedError, ValueError):
-                    pass
+            try:
+                hours += gpu_hours(cfg, *sizes[cfg.data], tflops or ASSUMED_TFLOPS)
+            except (DCLError, RuntimeError, NotImplementedError, ValueError, KeyError):
+                uncounted += 1  # said in the row, never a silent 0
         out.append({"table": name, "source": t.source, "title": t.title, "kind": t.kind, "cells": len(grid.cells),
                     "runs": len(seen), "datasets": datasets, "methods": methods, "missing": missing,
-                    "gpu_hours": hours if t.kind == "train" else 0.0, "printed": t.printed})
+                    "gpu_hours": hours if t.kind == "train" and len(seen) > uncounted else None,
+                    "uncounted_runs": uncounted, "printed": t.printed})
     return out
 
 

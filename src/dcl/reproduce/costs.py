@@ -143,7 +143,9 @@ def epoch_seconds(step_s: float, steps: int | None, cfg: TrainConfig, test_size:
 
 def forward_flops(cfg: TrainConfig) -> int:
     """FLOPs of one sample's forward pass through the network (built on the meta device, so
-    nothing is allocated); the method's own modules are not counted."""
+    nothing is allocated); the method's own modules are not counted. Counted on the equivalent
+    plain network (``lean_layers=False``): the lean layers compute the same products, but their
+    custom autograd functions do not run on the meta device."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -152,7 +154,7 @@ def forward_flops(cfg: TrainConfig) -> int:
 
     spec = DATASETS.get(cfg.data)
     with torch.device("meta"):
-        net = build_model(cfg, spec).eval()
+        net = build_model(cfg.replace(lean_layers=False), spec).eval()
         h = torch.empty(1, *spec.in_shape)
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
