@@ -46,7 +46,7 @@ def test_shared_parts_hand_computed():
     assert torch.allclose(group_goodness(h, 2), torch.tensor([[5.0, 2.0]]))  # (1+9)/2, (4+0)/2
     assert torch.allclose(group_goodness(h, 2, squared=False), torch.tensor([[2.0, 1.0]]))
     # simplex: unit rows, pairwise cosine -1/(Z-1)
-    v = simplex_vectors(4, 6)
+    v = simplex_vectors(4, 8)
     assert torch.allclose(v @ v.t(), torch.full((4, 4), -1 / 3) + torch.eye(4) * (4 / 3), atol=1e-6)
     # periodic basis: row z = sin(w_z n), w = 50, 512 for Z = 2
     b = periodic_vectors(2, 3)
@@ -82,9 +82,9 @@ def reference_scores(name: str, method, i: int, h: torch.Tensor) -> torch.Tensor
     if name == "mono-forward":
         return pooled @ method.aux.projections[i].weight.T
     if name == "spela":
-        c = pooled.shape[1]
-        e = torch.eye(z) - 0.1
-        v = torch.cat([e / e.norm(dim=1, keepdim=True), torch.zeros(z, c - z)], dim=1)
+        g = pooled.shape[1] // z  # C = 30: groups of 3 units, v_z = (1[group z] - 1/Z) / norm
+        v = torch.eye(z).repeat_interleave(g, dim=1) - 0.1
+        v = v / v.norm(dim=1, keepdim=True)
         return (pooled / pooled.norm(dim=1, keepdim=True)) @ v.T
     if name == "hff":
         proto = method.aux.prototypes[i]
@@ -167,3 +167,27 @@ def test_each_member_trains_on_real_mnist(name, tmp_path):
     summary = train(cfg, out=tmp_path / name)
     assert 0.0 <= summary["test_error"] <= 100.0 and summary["global_steps"] == 3
     assert summary["config"]["method"] == name
+
+
+def test_cfse_parameters_match_the_reference_layers():
+    """CwComp's CFSE on MNIST (src/Models.py, CFSE=True, channels 20, 80, 240, 480): conv 3x3 with
+    groups Z on layers 2 and 4, each conv with a bias and a BatchNorm (2 C), a linear predictor on
+    the flattened 480x7x7 output."""
+    cfg = TrainConfig(arch="cfse", method="cwc")
+    net = build_model(cfg, spec_of((1, 28, 28), 10))
+    layers = [(1, 20, 1), (20, 80, 10), (80, 240, 1), (240, 480, 10)]
+    expected = sum(o * (i // g) * 9 + o + 2 * o for i, o, g in layers)
+    assert expected == 280_560 == sum(p.numel() for p in net.blocks.parameters())
+    assert sum(p.numel() for p in net.head.parameters()) == 480 * 7 * 7 * 10 + 10
+    assert net.tap_shapes(None)[-1] == (480, 7, 7)
+    method = build_method(net, cfg)
+    sources, needs_grad = layer_gradient_sources(method, torch.randn(4, 1, 28, 28), torch.tensor([0, 1, 2, 3]))
+    assert not any(needs_grad) and sources["blocks.3.0.weight"] == {"block 3"}
+
+
+@pytest.mark.parametrize("name", ["cwc", "deeperforward", "spela"])
+def test_a_block_narrower_than_the_classes_is_one_line(name):
+    from dcl.errors import DCLError
+    with pytest.raises(DCLError, match="10") as err:
+        member(name, channels=(4, 30))
+    assert "\n" not in str(err.value)

@@ -41,14 +41,17 @@ def periodic_vectors(num_classes: int, dim: int, waveform: str = "cosine",
 
 
 def simplex_vectors(num_classes: int, dim: int) -> Tensor:
-    """``(Z, N)`` unit vectors at the vertices of a regular simplex centred at 0: row z is
-    ``(e_z - 1/Z) / ||e_z - 1/Z||`` in the first Z coordinates, zeros after; every pair has
-    cosine ``-1/(Z-1)``, the most symmetric set of Z unit vectors. Needs ``N >= Z``."""
+    """``(Z, N)`` symmetric unit vectors spread over all N units: the N units cut into Z
+    consecutive groups (``tensor_split``), ``v_z[n] = 1[n in group z] - 1/Z`` before unit
+    normalisation. With Z | N every pair has cosine ``-1/(Z-1)`` (a regular simplex centred at
+    0, the most symmetric set of Z unit vectors). Needs ``N >= Z``."""
     if dim < num_classes:
         raise DCLError(f"symmetric class vectors need a width of at least Z={num_classes}, got {dim}")
-    v = torch.eye(num_classes) - 1.0 / num_classes
-    v = v / v.norm(dim=1, keepdim=True)
-    return F.pad(v, (0, dim - num_classes))
+    member = torch.zeros(num_classes, dim)
+    for z, idx in enumerate(torch.arange(dim).tensor_split(num_classes)):
+        member[z, idx] = 1.0
+    v = member - member.sum(dim=1, keepdim=True) / dim  # 1[n in z] - |z| / N  (= 1/Z when Z | N)
+    return v / v.norm(dim=1, keepdim=True)
 
 
 def random_projection(num_classes: int, dim: int, generator: torch.Generator | None = None) -> Tensor:

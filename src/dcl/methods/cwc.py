@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ..config.presets import register_preset
 from ..losses.label_embedding import group_goodness
 from .base import METHODS
 from .label_embedding import LabelEmbeddingMethod
@@ -27,6 +28,9 @@ class ChannelWiseCompetitive(LabelEmbeddingMethod):
 
     own_prediction = "goodness"
 
+    def build_aux(self) -> None:
+        self.require_groups()
+
     def class_scores(self, i: int, h: Tensor) -> Tensor:
         return group_goodness(h, self.net.num_classes, squared=True)
 
@@ -34,3 +38,10 @@ class ChannelWiseCompetitive(LabelEmbeddingMethod):
 METHODS.register("cwc", ChannelWiseCompetitive,
                  description="CwComp (AAAI 2024): one channel group per class, goodness = mean h^2, CE over goodness; "
                              "goodness inference")
+
+# CwComp's recipe (src/configure.py: batch 128, 20 epochs, CFSE; src/Layer_cnn.py: one Adam per layer, lr 0.01,
+# no weight decay, no schedule); the reference's input normalisation and "ILT" layer schedule are not reproduced
+for _d in ("mnist", "fashion-mnist"):
+    register_preset(f"cwc-cfse-{_d}", f"CwComp on its CFSE CNN, {_d}: Adam lr 0.01, wd 0, batch 128, 20 ep "
+                    f"(CwComp src/configure.py, src/Layer_cnn.py)", arch="cfse", data=_d, optimizer="adam", lr=0.01,
+                    weight_decay=0.0, batch_size=128, epochs=20, schedule="constant")

@@ -10,8 +10,8 @@ Block l (paper §3, as we read it; no public code was found, see docs/label-embe
 
 LN makes the group means sum to 0 over groups of equal size, so a block can raise a class only
 by lowering the others. The parameter-free residual shortcuts of the paper's networks belong to
-the network (``--arch tinycnn``, :mod:`dcl.models.tinycnn`). Inference: argmax of the last
-block's goodness (``goodness``, the default mode).
+the network; the paper's TinyCNN is not built here (docs/label-embedding.md). Inference:
+argmax of the last block's goodness (``goodness``, the default mode).
 """
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ class DeeperForward(LabelEmbeddingMethod):
     options = (Option("df_temperature", float, 1.0, real(0, None, lo_open=True),
                       "DeeperForward: temperature of the CE over mean goodness"),)
     own_prediction = "goodness"
+
+    def build_aux(self) -> None:
+        self.require_groups()
 
     def class_scores(self, i: int, h: Tensor) -> Tensor:
         n = F.layer_norm(h, h.shape[1:])

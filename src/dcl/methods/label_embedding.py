@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..errors import DCLError
 from ..evaluate import BatchPredictions
 from .local import LocalMethod
 
@@ -37,6 +38,14 @@ class LabelEmbeddingMethod(LocalMethod):
         super().__init_subclass__(**kwargs)
         cls.extra_predictions = (cls.own_prediction,)
         cls.default_prediction = cls.own_prediction
+
+    def require_groups(self) -> None:
+        """One channel group per class needs every block at least Z channels wide (one-line DCLError)."""
+        z = self.net.num_classes
+        for i, shape in enumerate(self.net.tap_shapes(None)):
+            if feature_width(shape) < z:
+                raise DCLError(f"method {self.cfg.method} cuts each block into one channel group per class, but "
+                               f"block {i + 1} has {feature_width(shape)} channels for {z} classes; widen it")
 
     def class_scores(self, i: int, h: Tensor) -> Tensor:
         """Block ``i``'s scores ``(B, Z)`` of its feature ``h`` against its class vectors."""

@@ -5,12 +5,12 @@ class's vector; a sample is classified by the nearest vector in cosine.
 Block l (paper §3, as we read it):
 
     f   = reduce(h)                      (B, C_l)   flat as is; maps averaged over positions
-    V_l = simplex_vectors(Z, C_l)        (Z, C_l)   unit rows, pairwise cosine -1/(Z-1)
+    V_l = simplex_vectors(Z, C_l)        (Z, C_l)   unit rows over Z unit groups, cosine -1/(Z-1)
     s   = cos(f, V_l)                    (B, Z)
     L   = mean_b (1 - s[b, y_b])         (cosine loss to the true class's vector)
 
 The exact symmetric construction and loss of the paper were not found; the regular simplex
-and the cosine loss are our choice (docs/label-embedding.md). Needs C_l >= Z.
+spread over unit groups and the cosine loss are our choice (docs/label-embedding.md). Needs C_l >= Z.
 Inference: argmax of the last block's cosines (``last-block``, the default mode).
 """
 from __future__ import annotations
