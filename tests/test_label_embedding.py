@@ -191,3 +191,15 @@ def test_a_block_narrower_than_the_classes_is_one_line(name):
     with pytest.raises(DCLError, match="10") as err:
         member(name, channels=(4, 30))
     assert "\n" not in str(err.value)
+
+
+def test_lls_mxm_mixes_the_scores_with_a_learned_matrix():
+    """LLS-MxM (LLS-DNN ``LLS_MxM``): CE((f B^T) M / tau, y) with M (Z, Z) in block i's optimizer."""
+    method = member("lls-m", lls_mixing="matrix")
+    x, y = torch.randn(4, 1, 8, 8), torch.tensor([1, 2, 3, 4])
+    method.net.eval()
+    h = method.net.blocks[0](x)
+    plain = reference_scores("lls", method, 0, h) * 0.5  # f B^T
+    expected = F.cross_entropy(plain @ method.aux.mixing[0] / 0.5, y)
+    assert method.aux.mixing[0].shape == (10, 10)
+    assert torch.allclose(method.block_loss(0, h, y), expected, atol=1e-5)

@@ -46,7 +46,8 @@ def _key(name: str):
 
 
 def comparison_table(results: Path = RESULTS) -> str:
-    grids = sorted(p for p in results.iterdir() if p.is_dir() and p.name != "done-when") if results.is_dir() else []
+    grids = [p for p in results.iterdir() if p.is_dir() and p.name != "done-when"] if results.is_dir() else []
+    grids.sort(key=lambda p: (p.name.split("-")[0], "fashion" in p.name, p.name))  # MNIST before Fashion-MNIST
     if not grids:
         return "(no comparison runs kept yet)"
     cells: dict[str, dict[str, str]] = {}
@@ -54,8 +55,8 @@ def comparison_table(results: Path = RESULTS) -> str:
         for mdir in grid.iterdir():
             errs = [load(p)["test_error_at_best_val"] for p in sorted(mdir.glob("seed*/summary.json"))]
             if errs:
-                sd = statistics.stdev(errs) if len(errs) > 1 else 0.0
-                cells.setdefault(mdir.name, {})[grid.name] = f"{statistics.mean(errs):.2f} ± {sd:.2f} ({len(errs)})"
+                sd = f" ± {statistics.stdev(errs):.2f}" if len(errs) > 1 else ""
+                cells.setdefault(mdir.name, {})[grid.name] = f"{statistics.mean(errs):.2f}{sd} ({len(errs)})"
     names = [g.name for g in grids]
     rows = ["| method | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
     for m in sorted(cells, key=_key):
@@ -66,7 +67,8 @@ def comparison_table(results: Path = RESULTS) -> str:
 def render(results: Path = RESULTS) -> str:
     return ("One epoch on MNIST, each member's own inference (results/label-embedding/done-when/):\n\n"
             + done_when_table(results)
-            + "\n\nTest error (%) at the best epoch on a 5,000-image validation split, mean ± sd (seeds kept) "
+            + "\n\nTest error (%) at the best epoch on a 5,000-image validation split, mean ± sample sd over the "
+              "seeds kept (how many in brackets; no sd for one) "
               "(results/label-embedding/<grid>/<method>/seed<s>/):\n\n"
             + comparison_table(results) + "\n")
 
