@@ -25,7 +25,7 @@ def member(name: str, arch: str = "conv", **fields):
     """``name`` on a tiny network of ``arch`` (conv: 20 and 30 channels, fc: width 30) for 10 classes."""
     torch.manual_seed(0)
     net_fields = dict(channels=(20, 30)) if arch == "conv" else dict(width=30, segments=1)
-    cfg = TrainConfig(arch=arch, method=name, **net_fields, **fields)
+    cfg = TrainConfig(arch=arch, method=name, **{**net_fields, **fields})
     return build_method(build_model(cfg, spec_of((1, 8, 8), 10)), cfg)
 
 
