@@ -29,13 +29,13 @@ def load(path: Path) -> dict:
 
 
 def done_when_table(results: Path = RESULTS) -> str:
-    rows = ["| method | network | inference | test error after 1 epoch | block errors | s/epoch |",
-            "| --- | --- | --- | --- | --- | --- |"]
+    rows = ["| method | network | lr | inference | test error after 1 epoch | block errors | s/epoch |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
     for path in sorted((results / "done-when").glob("*/summary.json"), key=lambda p: _key(p.parent.name)):
         s = load(path)
         blocks = ", ".join(f"{e:.2f}" for e in s.get("layer_test_errors") or [])
         mode = OWN.get(s["method"], "last-block")
-        rows.append(f"| `{s['method']}` | {s['arch']} | {mode} | {s['test_error']:.2f} % | {blocks} | "
+        rows.append(f"| `{s['method']}` | {s['arch']} | {s['config']['lr']:g} | {mode} | {s['test_error']:.2f} % | {blocks} | "
                     f"{s['seconds_per_epoch']:.1f} |")
     return "\n".join(rows)
 
