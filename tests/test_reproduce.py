@@ -220,3 +220,34 @@ def test_wall_time_sums_every_session_of_a_resumed_run(tmp_path):
     (run / "provenance.json").unlink()
     assert run_wall_seconds(run) == pytest.approx(sum(seconds.values()))
     assert run_wall_seconds(tmp_path / "nothing") is None
+
+
+def test_a_dry_run_times_one_cell_per_network_and_shape_and_says_which_it_estimated(tmp_path, monkeypatch):
+    """`--dry-run` times the first cell of each network, input shape and batch (on a batch of at
+    most 16, scaled), and the other cells of that shape reuse its time, naming it; with
+    every_cell each cell is timed at its own batch."""
+    import dcl.reproduce.api as api
+    import dcl.reproduce.costs as costs
+    from dcl.reproduce.costs import TIMING_BATCH
+
+    timed = []
+    fake = lambda cfg, cache=None, **kw: timed.append(("own", cfg)) or 0.5  # noqa: E731  (no training here)
+    monkeypatch.setattr(api, "step_seconds", fake)
+    monkeypatch.setattr(costs, "step_seconds", fake)
+    t = build_table("dry", {
+        "source": "Dry", "arch": "fc", "values": ["err"],
+        "rows": [{"key": "mnist", "data": "mnist"}, {"key": "fmnist", "data": "fashion-mnist"},
+                 {"key": "c10", "data": "cifar10"}],
+        "cols": [{"key": "bp", "method": "bp"}, {"key": "dcl", "method": "dcl"}]})
+    _, cells = estimate(t, out=tmp_path / "a", epochs=1)
+    by = {(c["row"], c["col"]): c for c in cells}
+    # MNIST and Fashion-MNIST share one shape (1x28x28, 10 classes): one timing for 4 cells; CIFAR-10 another
+    assert len(timed) == 2 and {cfg.batch_size for _, cfg in timed} == {TIMING_BATCH}
+    assert "estimated_from" not in by[("mnist", "bp")] and "estimated_from" not in by[("c10", "bp")]
+    assert by[("fmnist", "dcl")]["estimated_from"] == by[("mnist", "bp")]["label"]
+    batch = by[("mnist", "dcl")]["batch_size"]
+    assert batch > TIMING_BATCH and by[("mnist", "dcl")]["step_seconds"] == pytest.approx(0.5 * batch / TIMING_BATCH)
+    timed.clear()
+    _, cells = estimate(t, out=tmp_path / "b", epochs=1, every_cell=True)
+    assert len(timed) == 6 and {cfg.batch_size for _, cfg in timed} == {c["batch_size"] for c in cells}
+    assert not any(c.get("estimated_from") for c in cells)

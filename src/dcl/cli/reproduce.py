@@ -33,6 +33,9 @@ def add_parser(sub) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="print the grid and an estimated time per cell on this machine; train nothing")
     p.add_argument("--no-timing", action="store_true", help="with --dry-run: skip the timing of training steps")
+    p.add_argument("--time-every-cell", action="store_true",
+                   help="with --dry-run: time every cell at its own batch size (default: one cell per network and "
+                        "input shape, on a small batch, the others estimated from it)")
     p.add_argument("--no-memory", action="store_true", help="do not measure the memory columns")
     p.add_argument("--tflops", type=float, help="with --list: assumed GPU TFLOP/s for the GPU-hours estimate (default 10)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -58,7 +61,8 @@ def run(args) -> int:
                   overrides=parse_set_options(args.set))
     quiet = args.json
     if args.dry_run:
-        grid, cells = estimate(args.table, timing=not args.no_timing, log=None if quiet else print, **common)
+        grid, cells = estimate(args.table, timing=not args.no_timing, every_cell=args.time_every_cell,
+                               log=None if quiet else print, **common)
         return _dry_run(grid, cells, args.json)
     res = reproduce(args.table, memory=not args.no_memory,
                     progress=stderr_is_a_terminal() and not args.no_progress and not quiet,
@@ -108,14 +112,20 @@ def _dry_run(grid, cells, as_json: bool) -> int:
             timed, untimed = timed + (secs is not None), untimed + (secs is None)
         rows.append([c["label"], c.get("method", "-"), c.get("arch", "-"),
                      f"{c.get('epochs', '-')}/{c.get('paper_epochs', '-')}", c.get("state") or "-",
-                     _duration(c.get("epoch_seconds")), _duration(secs), c.get("problem") or ""])
+                     _duration(c.get("epoch_seconds")), _duration(secs), c.get("estimated_from") or "this cell"
+                     if c.get("epoch_seconds") is not None else "-", c.get("problem") or ""])
     print(f"{grid.table.source}: {grid.table.title}\nbudget: {grid.budget.describe()}; seeds: {grid.seeds}; "
           f"runs in {grid.out}/runs")
-    print(table(rows, ["cell", "method", "network", "epochs/paper", "state", "per epoch", "remaining", "problem"]))
+    print(table(rows, ["cell", "method", "network", "epochs/paper", "state", "per epoch", "remaining", "timed on",
+                       "problem"]))
     if timed:
         print(f"estimated remaining time on this machine: {_duration(total)}"
               f"{' for the timed cells' if untimed else ''} (timed on random batches; cells without "
               f"data are timed too)")
+    estimated = sum(1 for c in cells if c.get("estimated_from"))
+    if estimated:
+        print(f"{estimated} cell(s) estimated from the timed cell on the same network, input shape and batch "
+              f"(column 'timed on'; --time-every-cell times each)")
     if untimed:
         why = sorted({c["untimed"] for c in cells if c.get("untimed")})
         print(f"{untimed} cell(s) not timed ({'; '.join(why) if why else '--no-timing'})")

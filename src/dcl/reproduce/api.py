@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from ..config import TrainConfig
 from .collect import collect
-from .costs import Cache, epoch_seconds, gpu_hours, step_seconds, untimed_reason
+from .costs import Cache, data_shape, epoch_seconds, gpu_hours, quick_step_seconds, step_seconds, untimed_reason
 from .grid import Budget, Grid, cell_config, parse_budget, plan, run_key, steps_per_epoch
 from .paper import PaperTable, dataset_sizes, get_table, load_tables
 from .provenance import command_line, is_main_process, machine, machine_line, now
@@ -88,16 +88,21 @@ def table_file_name(grid: Grid) -> str:
 
 def estimate(table: str, *, budget: str | Budget = "paper", epochs: int | None = None, seeds: int = 1,
              rows=None, cols=None, data_dir=None, out: str | Path = "reproduce", device: str | None = None,
-             overrides: dict[str, Any] | None = None, timing: bool = True,
+             overrides: dict[str, Any] | None = None, timing: bool = True, every_cell: bool = False,
              log: Callable[[str], None] | None = None) -> tuple[Grid, list[dict[str, Any]]]:
     """The grid without training: per cell its status, epochs and runs, and (``timing``) the
-    estimated time on this machine from a quick timing of a few training steps (cached in
-    ``out/costs.json``)."""
+    estimated time on this machine from a quick timing of training steps (cached in
+    ``out/costs.json``). One cell per network, input shape and batch size is timed, on a batch of
+    at most :data:`~dcl.reproduce.costs.TIMING_BATCH` samples scaled to the cell's batch; the
+    other cells of that network and shape reuse its time and say so (``estimated_from``: their
+    methods' own costs differ by what their local losses add). ``every_cell``: time each cell
+    on its own, at its own batch size (slower: minutes for a VGG8B table on a CPU)."""
     b = budget if isinstance(budget, Budget) else parse_budget(budget, epochs)
     grid = plan(table, budget=b, seeds=seeds, rows=rows, cols=cols, out=out, data_dir=data_dir,
                 overrides=overrides, device=device)
     sizes = dataset_sizes()
     cache = Cache(Path(out) / "costs.json")
+    timed: dict[tuple, tuple[float, str]] = {}  # (network, input shape, batch) -> (step seconds, timed cell)
     lines = []
     for cell in grid.cells:
         rec: dict[str, Any] = {"row": cell.row.key, "col": cell.col.key, "label": cell.label,
@@ -119,9 +124,16 @@ def estimate(table: str, *, budget: str | Budget = "paper", epochs: int | None =
                 if why:
                     rec["untimed"] = why
                 else:
-                    if log:
-                        log(f"timing {cfg.method} on {cfg.arch} / {cfg.data} (batch {cfg.batch_size})")
-                    step = step_seconds(cfg, cache)
+                    shape = (cfg.arch, cfg.data if every_cell else data_shape(cfg.data), cfg.batch_size,
+                             cfg.method if every_cell else None)
+                    if shape in timed:
+                        step, source = timed[shape]
+                        rec["estimated_from"] = source
+                    else:
+                        if log:
+                            log(f"timing {cfg.method} on {cfg.arch} / {cfg.data} (batch {cfg.batch_size})")
+                        step = step_seconds(cfg, cache) if every_cell else quick_step_seconds(cfg, cache)
+                        timed[shape] = (step, cell.label)
                     ep = epoch_seconds(step, steps_per_epoch(cfg, train_size), cfg, test_size)
                     rec.update(step_seconds=step, epoch_seconds=ep,
                                seconds=None if ep is None else ep * remaining)

@@ -133,6 +133,29 @@ def step_seconds(cfg: TrainConfig, cache: Cache | None = None, steps: int = 2, m
     return float(hit)
 
 
+#: the largest batch :func:`quick_step_seconds` times (a VGG8B step on 96 px images at batch
+#: 128 takes most of a minute on a CPU)
+TIMING_BATCH = 16
+
+
+def quick_step_seconds(cfg: TrainConfig, cache: Cache | None = None) -> float:
+    """Seconds per training step of ``cfg``, timed on a batch of at most :data:`TIMING_BATCH`
+    samples (one warm-up and two timed steps) and scaled linearly to ``cfg.batch_size``: a
+    planning figure for ``--dry-run``, not a benchmark (``dcl bench`` measures)."""
+    small = min(cfg.batch_size, TIMING_BATCH)
+    m = cfg.micro_batches
+    small_cfg = cfg if small == cfg.batch_size else \
+        cfg.replace(batch_size=small, **({"micro_batches": None} if m and m > small // 2 else {}))
+    return step_seconds(small_cfg, cache, steps=2, min_seconds=0.0) * cfg.batch_size / small
+
+
+def data_shape(data: str) -> tuple:
+    """``(in_shape, num_classes)`` of a registered dataset (what a network's cost depends on)."""
+    from ..data import DATASETS
+    spec = DATASETS.get(data)
+    return tuple(spec.in_shape), spec.num_classes
+
+
 def epoch_seconds(step_s: float, steps: int | None, cfg: TrainConfig, test_size: int | None) -> float | None:
     """One epoch: its training steps plus the test pass (a forward pass, about a third of a step)."""
     if steps is None:
