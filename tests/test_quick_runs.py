@@ -119,3 +119,29 @@ def test_progress_lines_and_bars():
     lines.tick(5)
     assert got[0].startswith("fit: 5/10 (50 %)")
     assert list(progress.progress(range(3), "loop", bar=True)) == [0, 1, 2]
+
+
+# ------------------------------------------------------------------ a quick evaluation
+def test_limit_test_batches_caps_every_evaluation(tiny, tmp_path):
+    """--limit-test-batches N: the test (and validation) passes read N batches of eval_batch_size."""
+    from dcl.engine.callbacks import Callback
+
+    class Grab(Callback):
+        def on_train_start(self, run):
+            self.run = run
+
+    grab = Grab()
+    cfg = dcl.resolve_config(arch="fc", data="mnist", method="dcl", epochs=1, batch_size=16, width=64, segments=4,
+                             limit_train_batches=2, limit_test_batches=1, eval_batch_size=8, val_split=16,
+                             tensorboard=False)
+    s = dcl.train(cfg, tmp_path / "run", data_dir=tiny, log=None, callbacks=[grab])
+    assert len(grab.run.eval_loader("test")) == 1 and len(grab.run.eval_loader("val")) == 1
+    assert (s["test_error"] * 8 / 100) == pytest.approx(round(s["test_error"] * 8 / 100))  # errors of 8 images
+    assert main(["train", "--arch", "fc", "--data", "mnist", "--data-dir", str(tiny), "--epochs", "1",
+                 "--set", "width=64", "--set", "segments=4", "--batch-size", "16", "--limit-train-batches", "1",
+                 "--limit-test-batches", "1", "--set", "eval_batch_size=4", "--set", "tensorboard=false",
+                 "--out", str(tmp_path / "cli"), "--no-progress"]) == 0
+    assert dcl.TrainConfig.from_dict(__import__("json").loads((tmp_path / "cli" / "summary.json").read_text())
+                                     ["config"]).limit_test_batches == 1
+    assert main(["train", "--arch", "fc", "--data", "mnist", "--limit-test-batches", "0", "--out",
+                 str(tmp_path / "bad")]) == 2

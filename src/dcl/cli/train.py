@@ -32,6 +32,8 @@ def add_parser(sub) -> None:
     p.add_argument("--val-split", type=int, help="hold out N training samples; the best epoch is chosen on them "
                                                  "(best.pt)")
     p.add_argument("--limit-train-batches", type=int, help="cap each epoch at N batches (quick runs)")
+    p.add_argument("--limit-test-batches", type=int, help="cap each evaluation (test, validation) at N batches "
+                                                          "(quick runs)")
     p.add_argument("--stages", type=int, help="pipeline stages, one torchrun rank each: every stage trains its "
                                                "own blocks (docs/parallel.md)")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="also write checkpoint.pt every N steps")
@@ -62,6 +64,7 @@ def fields_from_command_line(args) -> dict:
     flags = dict(arch=args.arch, data=args.data, preset=args.preset, method=args.method, epochs=args.epochs,
                  batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
                  val_split=args.val_split, limit_train_batches=args.limit_train_batches,
+                 limit_test_batches=args.limit_test_batches,
                  checkpoint_every=args.checkpoint_every, dict_init=args.dict_init, stages=args.stages)
     if args.plugin:
         flags["plugins"] = ",".join(args.plugin)

@@ -44,6 +44,7 @@ RULES: dict[str, Rule] = {
     "augment": flag,
     "val_split": integer(0, BIG),
     "limit_train_batches": optional(integer(1, BIG)),
+    "limit_test_batches": optional(integer(1, BIG)),
     "eval_batch_size": integer(1, BIG),
     # run
     "seed": integer(0, MAX_SEED),

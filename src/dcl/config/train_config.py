@@ -57,6 +57,7 @@ class TrainConfig:
     augment: bool = True               # the paper's train augmentation for this dataset
     val_split: int = 0                 # hold out this many training samples for validation
     limit_train_batches: int | None = None  # cap an epoch (quick runs)
+    limit_test_batches: int | None = None   # cap each evaluation (test, validation) at N batches (quick runs)
     eval_batch_size: int = 1000
     # --- run ----------------------------------------------------------------------------
     seed: int = 0

@@ -57,13 +57,13 @@ class Run:
 
     def _loader(self, split, batch_size: int, train: bool):
         c = self.cfg
+        limit = c.limit_train_batches if train else c.limit_test_batches
         if not isinstance(split, Split):  # a user's DataLoader
-            loader = DeviceLoader(split, self.dataset.spec, self.device, c.limit_train_batches if train else None,
-                                  c.channels_last)
+            loader = DeviceLoader(split, self.dataset.spec, self.device, limit, c.channels_last)
         else:
             limited = self.method.train_loader_options() if train else {}  # e.g. N&E's class-limited batches
             loader = BatchLoader(split, self.dataset.spec, batch_size, train=train, device=self.device,
-                                 augment=c.augment, seed=c.seed, limit_batches=c.limit_train_batches if train else None,
+                                 augment=c.augment, seed=c.seed, limit_batches=limit,
                                  channels_last=c.channels_last, **limited)
         return self.parallel.train_loader(loader) if train else self.parallel.eval_loader(loader)
 
