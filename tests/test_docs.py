@@ -54,8 +54,10 @@ def test_no_machine_paths_and_no_issue_numbers():
     bad = []
     for doc in DOCS:
         text = doc_text(doc)
-        for m in re.finditer(r"(?<![\w.])/(work|home|root|Users)/[\w.-]+", text):
+        for m in re.finditer(r"(?<![\w.])/(work|home|root|Users|tmp)/[\w.-]+", text):
             bad.append(f"{doc.name}: machine path {m.group(0)}")
+        for m in re.finditer(r"\.\./shared\b|\bDEVELOPERS\.md\b|\bARCHITECTURE\.md\b", text):  # outside the repository
+            bad.append(f"{doc.name}: {m.group(0)}")
         for m in re.finditer(r"(?i)\bissues?[ -]#?\d+|\bissue #\d+", text):
             bad.append(f"{doc.name}: {m.group(0)}")
         for m in re.finditer(r"\bREFERENCE(-[A-Z]+)?\b", text):  # notes that are not in the repository
