@@ -95,8 +95,8 @@ def _live() -> bool:
     return True
 
 
-@functools.cache
 def _cached(fingerprint: str) -> dict[str, Any]:
+    """The cache file for ``fingerprint``, written from the live registries if it is missing."""
     path = cache_dir() / f"catalog-{fingerprint}.json"
     try:
         data = json.loads(path.read_text())
@@ -120,17 +120,20 @@ def _fingerprint() -> str:
     return source_fingerprint()
 
 
-def _data() -> dict[str, Any]:
-    """The live registries' snapshot when they are imported, else the cached one."""
-    if _live():
-        sizes = tuple(len(_registry(k)) for k in KINDS)
-        return _live_snapshot(sizes)
-    return _cached(_fingerprint())
+def _key() -> tuple:
+    """What the snapshot in use depends on: the live registries' sizes (they only grow, so the
+    sizes say whether one changed), or the sources when the registries are not imported."""
+    return ("live", tuple(len(_registry(k)) for k in KINDS)) if _live() else ("cache", _fingerprint())
 
 
 @functools.lru_cache(maxsize=4)
-def _live_snapshot(sizes: tuple[int, ...]) -> dict[str, Any]:
-    return _snapshot()  # registries only grow, so their sizes say whether it changed
+def _snapshot_for(key: tuple) -> dict[str, Any]:
+    return _snapshot() if key[0] == "live" else _cached(key[1])
+
+
+def _data() -> dict[str, Any]:
+    """The live registries' snapshot when they are imported, else the cached one."""
+    return _snapshot_for(_key())
 
 
 def entries(kind: str) -> list[tuple[str, str]]:
@@ -151,20 +154,16 @@ def check_name(kind: str, name: str) -> None:
 
 @functools.lru_cache(maxsize=256)
 def _options(kind: str, name: str, key: tuple) -> dict[str, Option] | None:
-    specs = _data()["options"][kind].get(name)
+    specs = _snapshot_for(key)["options"][kind].get(name)
     return None if specs is None else {s["name"]: Option.from_spec(s) for s in specs}
-
-
-def _key() -> tuple:
-    """What the snapshot in use depends on: the live registries' sizes, or the sources."""
-    return ("live", tuple(len(_registry(k)) for k in KINDS)) if _live() else ("cache", _fingerprint())
 
 
 def declared_options(method: str, arch: str) -> dict[str, Option]:
     """The options that ``method`` and ``arch`` declare, by name (an unknown name declares none)."""
     out: dict[str, Option] = {}
+    key = _key()
     for kind, name in (("archs", arch), ("methods", method)):
-        out.update(_options(kind, name, _key()) or {})
+        out.update(_options(kind, name, key) or {})
     return out
 
 
@@ -177,9 +176,17 @@ def all_options() -> dict[str, Option]:
 def _all_options(key: tuple) -> dict[str, Option]:
     out: dict[str, Option] = {}
     for kind in OPTION_KINDS:
-        for name in _data()["options"][kind]:
+        for name in _snapshot_for(key)["options"][kind]:
             for opt_name, option in (_options(kind, name, key) or {}).items():
                 out.setdefault(opt_name, option)
+    return out
+
+
+def readers(option: str) -> dict[str, list[str]]:
+    """``{"method": ["ff", "symba"]}``: the methods and networks that declare ``option``, by kind."""
+    out: dict[str, list[str]] = {}
+    for kind, owner, _ in option_owners(option):
+        out.setdefault(kind, []).append(owner)
     return out
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .catalog import all_options, declared_options, option_owners
+from .catalog import all_options, declared_options, readers
 from .train_config import TrainConfig, coerce_overrides
 from ..errors import DCLError
 
@@ -80,10 +80,7 @@ def field_docs(cfg: TrainConfig | None = None) -> list[FieldDoc]:
 
 def _owners(option: str) -> str:
     """``"method ff, symba"``: who declares ``option``, by kind."""
-    kinds: dict[str, list[str]] = {}
-    for kind, owner, _ in option_owners(option):
-        kinds.setdefault(kind, []).append(owner)
-    return "; ".join(f"{kind} {', '.join(owners)}" for kind, owners in kinds.items())
+    return "; ".join(f"{kind} {', '.join(owners)}" for kind, owners in readers(option).items())
 
 
 def _type(tp: Any) -> str:

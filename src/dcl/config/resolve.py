@@ -11,12 +11,12 @@ import warnings
 from typing import Any
 
 from ..errors import DCLError, DCLNote
-from .catalog import check_name, declared_options, option_owners, own_arch, preset_names, preset_values
-from .field_rules import IGNORED_FIELDS, check_values
-from .rules import show_value
 from ..plugins import load_plugins
+from .catalog import all_options, check_name, declared_options, own_arch, preset_names, preset_values, readers
+from .field_rules import IGNORED_FIELDS
+from .rules import show_value
+from .train_config import CORE_FIELDS, TrainConfig, coerce_overrides
 from .values import coerce_value
-from .train_config import CORE_FIELDS, TrainConfig, check_types, coerce_overrides, complete_options
 
 
 def preset_candidates(arch: str, data: str, method: str) -> list[str]:
@@ -59,10 +59,11 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
     cfg = TrainConfig()
     values: dict[str, Any] = {}
     note = None
+    method = str(overrides.get("method", cfg.method))
     if preset is not None:
         values = preset_values(str(preset))
+        method = str(overrides.get("method", values.get("method", method)))
     else:
-        method = str(overrides.get("method", cfg.method))
         arch = arch if arch is not None else own_arch(method)
         preset = find_preset(str(arch or cfg.arch), str(data or cfg.data), method)
         if preset is not None:
@@ -70,15 +71,14 @@ def resolve_config(arch: str | None = None, data: str | None = None, preset: str
         else:  # said in one line below, once the names are known to be valid
             note = fallback_note(arch or cfg.arch, data or cfg.data, method, overrides)
     if arch is None and "arch" not in values:  # a named preset without a network
-        arch = own_arch(str(overrides.get("method", values.get("method", cfg.method))))
+        arch = own_arch(method)
     if arch is not None:
         values["arch"] = arch
     if data is not None:
         values["data"] = data
     values["preset"] = preset
     # a recipe's options for another method or network (vgg8b's dict_dim under bp) are not this run's
-    declared = declared_options(str(overrides.get("method", values.get("method", cfg.method))),
-                               str(values.get("arch", cfg.arch)))
+    declared = declared_options(method, str(values.get("arch", cfg.arch)))
     values = {k: v for k, v in values.items() if k in CORE_FIELDS or k in declared}
     cfg = coerce_overrides(cfg, values)
     cfg = coerce_overrides(cfg, overrides)
@@ -97,11 +97,9 @@ def check_names(cfg: TrainConfig) -> None:
 
 
 def validate_config(cfg: TrainConfig) -> None:
-    """Check every field of ``cfg`` again (its type and range, :mod:`dcl.config.rules`): a
-    TrainConfig checks itself when made, but its attributes can be reassigned since."""
-    check_types(cfg)
-    check_values(cfg)
-    object.__setattr__(cfg, "options", complete_options(cfg))
+    """Check every field of ``cfg`` again (:meth:`TrainConfig.check`): a TrainConfig checks
+    itself when made, but its attributes can be reassigned since."""
+    cfg.check()
 
 
 def explicit_fields(cfg: TrainConfig) -> set[str]:
@@ -116,10 +114,8 @@ def explicit_fields(cfg: TrainConfig) -> set[str]:
         if name in theirs:
             if value != theirs[name]:
                 out.add(name)
-        else:
-            owners = option_owners(name)
-            if owners and value != owners[0][2].default:
-                out.add(name)
+        elif name in all_options() and value != all_options()[name].default:
+            out.add(name)
     return out
 
 
@@ -132,13 +128,12 @@ def check_fields_used(cfg: TrainConfig, custom_net: bool = False) -> None:
     for name in sorted(explicit):
         if name in CORE_FIELDS or name in declared:
             continue
-        owners = option_owners(name)
-        if custom_net and any(kind == "arch" for kind, _, _ in owners):
+        kinds = readers(name)
+        if custom_net and "arch" in kinds:
             continue
-        kinds = {kind: [owner for k, owner, _ in owners if k == kind] for kind, _, _ in owners}
-        readers = " and ".join(f"{kind} {', '.join(names)}" for kind, names in kinds.items())
+        who = " and ".join(f"{kind} {', '.join(names)}" for kind, names in kinds.items())
         runs = " and ".join(f"{kind} {getattr(cfg, kind)}" for kind in kinds)
-        raise DCLError(f"{name}={show_value(getattr(cfg, name))} has no effect with {runs} (only {readers} read "
+        raise DCLError(f"{name}={show_value(getattr(cfg, name))} has no effect with {runs} (only {who} read "
                        f"it); leave it out")
     for (key, value), ignored in IGNORED_FIELDS.items():
         if getattr(cfg, key) != value:

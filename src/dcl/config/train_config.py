@@ -98,9 +98,12 @@ class TrainConfig:
             object.__setattr__(self, f.name, value)
         options.update(values)  # the rest: options (an unknown name is refused when checked)
         object.__setattr__(self, "options", options)
-        self.__post_init__()
+        self.check()
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """Check every field (types, ranges, options against their declarations; plugins
+        imported first) and fill in the declared options' defaults. A TrainConfig checks itself
+        when made; call this again after reassigning an attribute."""
         check_types(self)
         object.__setattr__(self, "plugins", load_plugins(self.plugins))
         check_values(self)
@@ -133,11 +136,7 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         """The config of a flat dict (``to_dict``, a checkpoint's or an older run's config). Names
         no component knows (fields of an older version) are left out."""
-        from .catalog import all_options
-
-        load_plugins(d.get("plugins") or ())  # a run of a plugin's method needs the plugin first
-        known = CORE_FIELDS | set(all_options())
-        return coerce_overrides(cls(), {k: v for k, v in d.items() if k in known and k != "options"})
+        return coerce_overrides(cls(), {k: v for k, v in d.items() if k != "options"}, drop_unknown=True)
 
 
 #: the names of the shared fields
@@ -188,9 +187,11 @@ def complete_options(cfg: TrainConfig) -> dict[str, Any]:
     return out
 
 
-def coerce_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
+def coerce_overrides(cfg: TrainConfig, overrides: dict[str, Any], drop_unknown: bool = False) -> TrainConfig:
     """Apply ``overrides`` (values may be strings, as from ``--set``) to ``cfg`` with type
-    checking: shared fields by their annotation, options by their declaration."""
+    checking: shared fields by their annotation, options by their declaration. Plugins named in
+    ``overrides`` are imported first (their options must be known). An unknown name is a
+    DCLError, or left out with ``drop_unknown`` (an older version's field)."""
     from .catalog import all_options
 
     if overrides.get("plugins"):  # their methods' options must be known before the rest is read
@@ -203,6 +204,6 @@ def coerce_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig
             core[key] = coerce_value(key, value, types[key])
         elif key in known:
             options[key] = coerce_value(key, value, known[key].type)
-        else:
+        elif not drop_unknown:
             raise DCLError(f"unknown config field {key!r}; valid fields: {', '.join(list(types) + sorted(known))}")
     return dataclasses.replace(cfg, **core, options={**cfg.options, **options})

@@ -44,11 +44,6 @@ from .state import EpochStats, batches_per_epoch, checkpoint_state, model_state,
 from ..progress import Lines, watching
 
 
-def terminal_or_notebook() -> bool:
-    """Progress bars when someone watches: a terminal, or a Jupyter kernel."""
-    return watching()
-
-
 def train(cfg: TrainConfig | dict[str, Any] | None = None, out: str | Path | None = None, *, data_dir=None, resume: bool = False,
           overwrite: bool = False, progress: bool | None = None, log: Callable[[str], None] | None = print,
           dataset: Dataset | None = None, net: LocalNet | None = None, data: Any = None, train_data: Any = None,
@@ -172,7 +167,7 @@ def fit(run: Run, out: Path | None, *, start_epoch: int = 0, partial: EpochStats
     """Train ``run`` from ``start_epoch`` (plus the ``partial`` steps of it already done) to
     ``run.cfg.epochs``; write the run folder ``out`` (if given) as it goes."""
     cfg = run.cfg
-    progress = terminal_or_notebook() if progress is None else progress
+    progress = watching() if progress is None else progress
     run.out = out
     run.provenance = provenance()
     cbs = CallbackList(default_callbacks(cfg, out, log) + list(callbacks))
